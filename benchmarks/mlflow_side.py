@@ -29,7 +29,8 @@ virtualenv::
     python -m venv /opt/mlflow-venv && /opt/mlflow-venv/bin/pip install mlflow pyyaml
     /opt/mlflow-venv/bin/python -m benchmarks.mlflow_side --size 2000 --out result.json
 
-The result is a JSON dict; every time is in seconds.
+The result is a JSON dict: ``timings_s`` (medians, in seconds) and
+``rates_per_s`` (versions per second: bulk load, registration one by one).
 """
 
 from __future__ import annotations
@@ -467,6 +468,9 @@ def run(
 
         # last, so its runs never show up in the queries above
         registration: dict[str, Any] = {}
+        rates: dict[str, float] = {}
+        if "versions_per_s" in loaded:
+            rates["load"] = loaded["versions_per_s"]
         if register > 0:
             bundle = workload.bundle(0)
             subset = ModelBundle(bundle.model, bundle.versions[:register], [])
@@ -482,10 +486,8 @@ def run(
                 client.delete_experiment(
                     client.get_experiment_by_name(name).experiment_id
                 )
-            timings["register_per_s"] = registration["batch_curves"]["per_s"]
-            timings["register_stepwise_per_s"] = registration["stepwise_curves"][
-                "per_s"
-            ]
+            rates["register"] = registration["batch_curves"]["per_s"]
+            rates["register_stepwise"] = registration["stepwise_curves"]["per_s"]
 
         return {
             "system": "mlflow",
@@ -499,6 +501,7 @@ def run(
             "load": loaded,
             "registration": registration,
             "timings_s": {k: round(v, 6) for k, v in timings.items()},
+            "rates_per_s": rates,
             "checks": check(workload, answers, listed),
             "python": platform.python_version(),
             "cpus": os.cpu_count(),

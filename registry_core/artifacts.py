@@ -1,0 +1,96 @@
+"""Artifacts: copying files into a version with their sha256 and size, and verifying them.
+
+modelreg only ever hashes artifact bytes; it never unpickles, imports or runs
+them.  Paths recorded in a manifest are checked to stay inside the version
+folder, and links are not followed, so ``verify`` cannot be used to read
+files elsewhere on the machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .atomic import TMP_PREFIX
+from .errors import InvalidInput
+from .manifests import safe_relative
+
+CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def copy_in(source: Path, artifacts_dir: Path) -> dict:
+    """Copy one file (or every file of a folder) into ``artifacts_dir``; return manifest entries."""
+    source = Path(source)
+    if not source.exists():
+        raise InvalidInput(f"--artifact {source}: no such file or folder")
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.is_file() and not p.is_symlink())
+        pairs = [(p, Path(source.name) / p.relative_to(source)) for p in files]
+    else:
+        pairs = [(source, Path(source.name))]
+    entries = []
+    for path, rel in pairs:
+        target = artifacts_dir / rel
+        if target.exists():
+            raise InvalidInput(f"--artifact {source}: two artifacts named {rel.as_posix()!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(TMP_PREFIX + target.name)
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+        digest, size = sha256_file(target)
+        entries.append({"path": f"artifacts/{rel.as_posix()}", "sha256": digest, "size": size})
+    return entries
+
+
+@dataclass(frozen=True)
+class ArtifactCheck:
+    path: str
+    ok: bool
+    message: str
+
+
+def verify_entries(version_dir: Path, artifacts: list) -> list[ArtifactCheck]:
+    """Recompute checksums of the artifacts stored inside the version folder."""
+    results = []
+    root = version_dir.resolve()
+    for item in artifacts or []:
+        if not isinstance(item, dict):
+            continue
+        if "uri" in item:
+            results.append(ArtifactCheck(item["uri"], True, "stored elsewhere by URI; not checked"))
+            continue
+        rel = safe_relative(item.get("path"))
+        if rel is None:
+            results.append(ArtifactCheck(str(item.get("path")), False, "path escapes the version folder; refused"))
+            continue
+        path = version_dir / rel
+        if path.is_symlink() or not path.resolve().is_relative_to(root):
+            results.append(ArtifactCheck(rel, False, "is a link or leaves the version folder; refused"))
+            continue
+        if not path.is_file():
+            results.append(ArtifactCheck(rel, False, "file is missing"))
+            continue
+        digest, size = sha256_file(path)
+        if item.get("sha256") and digest != item["sha256"]:
+            results.append(ArtifactCheck(rel, False, f"sha256 mismatch: recorded {item['sha256'][:12]}..., "
+                                                     f"found {digest[:12]}..."))
+        elif item.get("size") is not None and size != item["size"]:
+            results.append(ArtifactCheck(rel, False, f"size mismatch: recorded {item['size']}, found {size}"))
+        elif not item.get("sha256"):
+            results.append(ArtifactCheck(rel, False, "no sha256 recorded"))
+        else:
+            results.append(ArtifactCheck(rel, True, "ok"))
+    return results

@@ -1,0 +1,322 @@
+"""The Python API: ``Catalog(path)`` with one method per CLI command.
+
+Reads go through the DuckDB views of the index (refreshed from file stats on
+each read, so files written by other processes show up); writes go through
+``writing`` and ``lifecycle``, which own the write-once rules and the policy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from . import lifecycle, writing
+from .compare import Comparison, compare_versions
+from .derive import events_from_table, needed_approvals
+from .errors import CatalogError, InvalidInput, NotFound, RegistryError
+from .events import ModelState, replay
+from .index import Generation, Index, connect
+from .layout import Layout
+from .names import Ref, check_name, check_version, parse_ref
+from .settings import Settings, default_user, find_catalog
+from .yamlio import parse_time
+
+
+class Catalog:
+    """One catalog folder. Thread-safe for reads; writes are safe across processes."""
+
+    def __init__(self, path: str | os.PathLike | None = None, user: str | None = None) -> None:
+        self.layout = Layout(find_catalog(path))
+        if not self.layout.root.is_dir():
+            raise CatalogError(f"no catalog at {self.layout.root} (run 'modelreg init {self.layout.root}')")
+        self.root = self.layout.root
+        self.user = default_user(user)
+        self._index = Index(self.layout)
+        self._generation: Generation | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def init(cls, path: str | os.PathLike, name: str | None = None, user: str | None = None) -> Catalog:
+        writing.init_catalog(Layout(Path(path)), name)
+        return cls(path, user)
+
+    # -- the index --------------------------------------------------------------------------------
+    def refresh(self) -> Generation:
+        """Pick up changes on disk (cheap when nothing changed) and return the current generation."""
+        with self._lock:
+            generation = self._index.refresh()
+            if self._generation is None or generation.folder != self._generation.folder:
+                if self._con is not None:
+                    self._con.close()
+                self._con = connect(generation)
+            self._generation = generation
+            return generation
+
+    @property
+    def settings(self) -> Settings:
+        return self.refresh().settings
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever any file of the catalog changes: a cache key for the dashboard."""
+        return self.refresh().folder.name
+
+    def sql(self, sql: str, params: dict | list | None = None, refresh: bool = True) -> list[dict]:
+        """Run internal SQL over the views; rows as dicts."""
+        if refresh or self._con is None:
+            self.refresh()
+        with self._lock:
+            cursor = self._con.cursor()
+        try:
+            result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+            columns = [d[0] for d in result.description]
+            return [dict(zip(columns, row)) for row in result.fetchall()]
+        finally:
+            cursor.close()
+
+    def query(self, sql: str):
+        """Run one read-only SELECT over the public views; returns a pandas DataFrame.
+
+        The statement runs in a fresh in-memory database holding copies of the views it names,
+        with file access disabled and the configuration locked, so it cannot read or write files,
+        attach databases or load extensions, whatever it says.
+        """
+        from .views import PUBLIC_VIEWS, create_views
+
+        if not isinstance(sql, str) or not sql.strip():
+            raise InvalidInput("query: empty SQL")
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise InvalidInput(f"query: {str(exc).splitlines()[0]}") from None
+        if len(statements) != 1:
+            raise InvalidInput(f"query: expected one statement, got {len(statements)}")
+        kind = statements[0].type.name
+        if kind != "SELECT":
+            raise InvalidInput(f"query is read-only: {kind} statements are not allowed (only SELECT over the views)")
+        generation = self.refresh()
+        con = duckdb.connect(":memory:")
+        try:
+            create_views(con, generation)
+            con.execute("CREATE SCHEMA public_views")
+            for view in PUBLIC_VIEWS:
+                if re.search(rf"\b{view}\b", sql, re.IGNORECASE):
+                    con.execute(f"CREATE TABLE public_views.{view} AS SELECT * FROM main.{view}")
+            con.execute("SET search_path = 'public_views'")
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            return con.sql(sql).df()
+        except duckdb.Error as exc:
+            raise InvalidInput(f"query failed: {str(exc).splitlines()[0]}") from None
+        finally:
+            con.close()
+
+    # -- references ------------------------------------------------------------------------------
+    def _model_exists(self, model: str) -> bool:
+        return bool(self.sql("SELECT 1 FROM _versions WHERE model = ? LIMIT 1", [model]))
+
+    def state(self, model: str, at: dt.datetime | None = None) -> ModelState:
+        """Replay one model's events (up to ``at``) into its lifecycle state."""
+        rows = self._index_events(model)
+        existing = {r["version"] for r in self.sql("SELECT version FROM _versions WHERE model = ?", [model])}
+        events = [e for e in rows if e.version is None or e.version in existing]
+        model_row = self.sql("SELECT policies FROM _model_files WHERE model = ?", [model])
+        needed = needed_approvals(self.settings, model_row[0]["policies"] if model_row else None)
+        return replay(model, events, self.settings, needed, until=at)
+
+    def _index_events(self, model: str):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(self.refresh().table("events"), filters=[("model", "=", model)])
+        return events_from_table(table).get(model, [])
+
+    def resolve(self, ref: str | Ref, at: str | dt.datetime | None = None) -> dict:
+        """``MODEL@VERSION|STAGE|ALIAS|latest`` -> {model, version, stage, path, artifacts}."""
+        parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
+        moment = parse_time(at, "--at") if at is not None else None
+        model = parsed.model
+        rows = self.sql("SELECT version, created_at, path, manifest FROM _versions WHERE model = ? ORDER BY version",
+                        [model])
+        if moment is not None:
+            rows = [r for r in rows if r["created_at"] <= moment]
+        if not rows:
+            when = f" at {moment.isoformat()}" if moment else ""
+            raise NotFound(f"model {model!r} has no versions{when}")
+        by_version = {r["version"]: r for r in rows}
+        state = self.state(model, moment) if (moment is not None or parsed.version is None) else None
+        selector = parsed.selector
+        if parsed.version is not None:
+            version = parsed.version
+            if version not in by_version:
+                raise NotFound(f"{model}@{version} does not exist")
+        elif selector == "latest":
+            version = max(by_version)
+        elif selector in self.settings.stage_names or selector == "none":
+            holder = state.holder(selector)
+            if holder is None:
+                when = f" at {moment.isoformat()}" if moment else ""
+                raise NotFound(f"no version of {model!r} is in {selector}{when}")
+            version = holder
+        elif selector in state.aliases:
+            version = state.aliases[selector][0]
+        else:
+            raise NotFound(f"{selector!r} is not a version, stage or alias of {model!r}")
+        if state is None:
+            state = self.state(model, moment)
+        row = by_version[version]
+        manifest = json.loads(row["manifest"])
+        return {
+            "model": model, "version": version, "ref": f"{model}@{version}", "stage": state.stage(version),
+            "path": str(self.root / row["path"]), "artifacts": manifest.get("artifacts") or [],
+        }
+
+    # -- reading ---------------------------------------------------------------------------------
+    def models(self) -> list[dict]:
+        """Every model with its latest version, version count and current stage holders."""
+        models = self.sql("""
+            SELECT m.model, m.description, m.owner, m.task, max(v.version) AS latest, count(v.version) AS versions
+            FROM models m LEFT JOIN versions v USING (model) GROUP BY ALL ORDER BY m.model""")
+        holders: dict[str, dict[str, list[int]]] = {}
+        for row in self.sql("SELECT model, stage, version FROM stages ORDER BY since DESC"):
+            holders.setdefault(row["model"], {}).setdefault(row["stage"], []).append(row["version"])
+        for row in models:
+            row["stages"] = holders.get(row["model"], {})
+        return models
+
+    def versions(self, model: str) -> list[dict]:
+        """One model's versions, newest first, with stage and headline metrics (``metric[dataset]`` keys)."""
+        check_name(model)
+        rows = self.sql("""SELECT model, version, created_at, created_by, description, framework, stage
+                           FROM versions WHERE model = ? ORDER BY version DESC""", [model])
+        if not rows:
+            raise NotFound(f"model {model!r} not found")
+        by_version = {r["version"]: r for r in rows}
+        for h in self.sql("SELECT version, metric, dataset, slice, value FROM headline WHERE model = ?", [model]):
+            by_version[h["version"]].setdefault("metrics", {})[metric_key(h)] = h["value"]
+        return rows
+
+    def get(self, ref: str) -> dict:
+        """Everything about one version: manifest, stage, aliases, headline metrics, lineage, events."""
+        found = self.resolve(ref)
+        model, version = found["model"], found["version"]
+        row = self.sql("SELECT * FROM _versions WHERE model = ? AND version = ?", [model, version])[0]
+        headline = self.sql("""SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?
+                               ORDER BY metric, dataset, slice""", [model, version])
+        state = self.state(model)
+        return {
+            **found,
+            "manifest": json.loads(row["manifest"]),
+            "aliases": sorted(a for a, (v, _, _) in state.aliases.items() if v == version),
+            "headline": headline,
+            "lineage": self.lineage(f"{model}@{version}"),
+            "events": [e for e in self.history(model) if e["version"] == version or e.get("rollback_of") == version],
+        }
+
+    def metrics(self, ref: str, curves_only: bool = False) -> list[dict]:
+        found = self.resolve(ref)
+        where = " AND step IS NOT NULL" if curves_only else ""
+        return self.sql(f"""SELECT metric, value, dataset, step, timestamp, slice FROM metrics
+                            WHERE model = ? AND version = ?{where} ORDER BY metric, dataset, step""",
+                        [found["model"], found["version"]])
+
+    def compare(self, refs: list[str]) -> Comparison:
+        if not refs:
+            raise InvalidInput("compare: give at least one reference")
+        resolved = [self.resolve(r) for r in refs]
+        keys = [(r["model"], r["version"]) for r in resolved]
+        wanted = {"m": [m for m, _ in keys], "v": [v for _, v in keys]}
+        picked = "JOIN (SELECT unnest($m) AS model, unnest($v) AS version) USING (model, version)"
+        headline = self.sql(f"SELECT * FROM headline {picked}", wanted)
+        params = self.sql(f"SELECT model, version, name, value FROM params {picked}", wanted)
+        return compare_versions(keys, headline, params, self.settings)
+
+    def lineage(self, ref: str) -> dict:
+        """Upstream datasets and parents, downstream children of one version."""
+        found = self.resolve(ref)
+        model, version = found["model"], found["version"]
+        rows = self.sql("SELECT kind, name, ref, role, sha256 FROM _lineage WHERE model = ? AND version = ?",
+                        [model, version])
+        children = self.sql("""SELECT l.model, l.version, coalesce(s.stage, 'none') AS stage FROM _lineage l
+                               LEFT JOIN stages s USING (model, version)
+                               WHERE l.kind = 'parent' AND l.ref = ? ORDER BY l.model, l.version""",
+                            [f"{model}@{version}"])
+        return {
+            "ref": f"{model}@{version}", "stage": found["stage"],
+            "datasets": [{k: r[k] for k in ("name", "ref", "role", "sha256")} for r in rows if r["kind"] == "dataset"],
+            "parents": [r["ref"] for r in rows if r["kind"] == "parent"],
+            "children": [{"ref": f"{c['model']}@{c['version']}", "stage": c["stage"]} for c in children],
+        }
+
+    def requests(self, model: str | None = None) -> list[dict]:
+        where, params = ("WHERE model = ?", [model]) if model else ("", None)
+        return self.sql(f"SELECT * FROM _requests {where} ORDER BY \"at\"", params)
+
+    def history(self, model: str | None = None) -> list[dict]:
+        """The audit trail, newest first."""
+        where, params = ("WHERE model = ?", [check_name(model)]) if model else ("", None)
+        rows = self.sql(f"SELECT * FROM _events {where} ORDER BY id DESC", params)
+        for row in rows:
+            row["gates"] = json.loads(row["gates"]) if row["gates"] else []
+        return rows
+
+    def problems(self) -> list[dict]:
+        return self.sql("SELECT path, severity, message FROM _problems ORDER BY severity, path")
+
+    # -- writing ---------------------------------------------------------------------------------
+    def register(self, model: str, **kwargs: Any) -> dict:
+        """Add a version; see ``writing.register`` for the arguments. Returns {model, version, path}."""
+        return writing.register(self, model, **kwargs)
+
+    def log_metrics(self, ref: str, metrics: Any, dataset: str | None = None) -> str:
+        return writing.log_metrics(self, ref, metrics, dataset)
+
+    def plan(self, model: str, version: int | str, stage: str, force: bool = False,
+             user: str | None = None) -> lifecycle.Plan:
+        """What promoting would do now (gates, permissions), without writing anything."""
+        return lifecycle.plan(self, model, check_version(version), stage, user or self.user, force)
+
+    def promote(self, model: str, version: int | str, stage: str, reason: str | None = None,
+                force: bool = False) -> dict:
+        return lifecycle.promote(self, model, check_version(version), stage, reason, force)
+
+    def approve(self, model: str, request: str, reason: str | None = None) -> dict:
+        return lifecycle.answer(self, model, request, "approve", reason)
+
+    def reject(self, model: str, request: str, reason: str | None = None) -> dict:
+        return lifecycle.answer(self, model, request, "reject", reason)
+
+    def cancel(self, model: str, request: str, reason: str | None = None) -> dict:
+        return lifecycle.answer(self, model, request, "cancel", reason)
+
+    def rollback(self, model: str, stage: str = "production", reason: str | None = None) -> dict:
+        return lifecycle.rollback(self, model, stage, reason)
+
+    def alias(self, model: str, version: int | str | None, name: str, remove: bool = False) -> dict:
+        return lifecycle.set_alias(self, model, version, name, remove)
+
+    def validate(self) -> list[dict]:
+        from .validate import validate
+
+        return validate(self)
+
+    def verify(self, ref: str | None = None) -> list[dict]:
+        from .validate import verify
+
+        return verify(self, ref)
+
+
+def metric_key(row: dict) -> str:
+    """``roc_auc[test]`` / ``recall[test|region=eu]``: one column name per headline series."""
+    parts = [p for p in (row.get("dataset"), row.get("slice")) if p]
+    return f"{row['metric']}[{'|'.join(parts)}]" if parts else row["metric"]
+
+
+__all__ = ["Catalog", "RegistryError", "metric_key"]

@@ -1,0 +1,426 @@
+"""The ``modelreg`` command line: parse, call one Catalog method, format.
+
+Errors are caught once, in ``main``: a RegistryError prints one ``error: ...``
+line on stderr and exits with its code (1, or 3 when refused by policy);
+argparse exits 2 on usage errors.  Heavy libraries (pandas, streamlit) are
+imported only by the commands that need them, so ``resolve`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import formats
+from .catalog import Catalog, metric_key
+from .errors import InvalidInput, PolicyRefused, RegistryError
+from .metrics import parse_metric_arg, read_input_file
+
+
+def _kv(items: list[str] | None, what: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"{what} {item!r}: expected KEY=VALUE")
+        out[key] = _scalar(value)
+    return out
+
+
+def _scalar(text: str) -> Any:
+    """``--param`` values: ints, floats, true/false, null, else the string itself."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def _load_mapping_file(path: str, what: str) -> Any:
+    from .yamlio import load_file
+
+    file = Path(path)
+    if file.suffix.lower() == ".json":
+        try:
+            return json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"{what} {path}: {exc}") from None
+    return load_file(file)
+
+
+def out(text: str) -> None:
+    print(text)
+
+
+# -- commands -----------------------------------------------------------------------------------------
+def cmd_init(args: argparse.Namespace) -> int:
+    path = args.path or args.catalog or "catalog"
+    Catalog.init(path, name=args.name)
+    out(f"Initialized an empty catalog in {path}")
+    return 0
+
+
+def cmd_register(args: argparse.Namespace, cat: Catalog) -> int:
+    params = _load_mapping_file(args.params, "--params") if args.params else {}
+    if not isinstance(params, dict):
+        raise InvalidInput(f"--params {args.params}: expected a mapping of name to value")
+    params.update(_kv(args.param, "--param"))
+    rows = read_input_file(Path(args.metrics)).to_pylist() if args.metrics else []
+    rows.extend(parse_metric_arg(m) for m in args.metric or [])
+    metrics = rows or None
+    result = cat.register(args.model, params=params, metrics=metrics, artifacts=args.artifact,
+                          datasets=args.dataset, parents=args.parent, description=args.description,
+                          tags=_kv(args.tag, "--tag") or None, framework=args.framework, task=args.task)
+    out(formats.to_json(result) if args.format == "json" else f"{result['model']}@{result['version']}")
+    return 0
+
+
+def cmd_log_metrics(args: argparse.Namespace, cat: Catalog) -> int:
+    path = cat.log_metrics(args.ref, args.file, args.dataset)
+    out(formats.to_json({"ref": args.ref, "path": path}) if args.format == "json" else path)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
+    if args.model:
+        rows = cat.versions(args.model)
+        if args.format == "json":
+            out(formats.to_json(rows))
+            return 0
+        keys = sorted({k for r in rows for k in r.get("metrics", {})})
+        flat = [{**{k: v for k, v in r.items() if k != "metrics"}, **r.get("metrics", {})} for r in rows]
+        out(formats.render(flat, args.format, ["version", "stage", "created_at", "created_by", *keys]))
+        return 0
+    models = cat.models()
+    if args.format == "json":
+        out(formats.to_json(models))
+        return 0
+    stages = [s for s in cat.settings.stage_names if s != "archived"]
+    flat = [{**m, **{s: ",".join(str(v) for v in m["stages"].get(s, [])) for s in stages}} for m in models]
+    out(formats.render(flat, args.format, ["model", "latest", "versions", *stages, "description"]))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
+    info = cat.get(args.ref)
+    if args.format == "json":
+        out(formats.to_json(info))
+        return 0
+    manifest = info["manifest"]
+    lines = [f"{info['ref']}  stage: {info['stage']}" + (f"  aliases: {', '.join(info['aliases'])}"
+                                                         if info["aliases"] else ""),
+             f"created {manifest.get('created_at')} by {manifest.get('created_by', '?')}"]
+    for key in ("description", "framework", "task"):
+        if manifest.get(key):
+            lines.append(f"{key}: {manifest[key]}")
+    if manifest.get("params"):
+        lines.append("params: " + ", ".join(f"{k}={v}" for k, v in manifest["params"].items()))
+    lines += ["", "headline metrics:", formats.to_table(
+        [{"metric": metric_key(h), "value": h["value"]} for h in info["headline"]])]
+    if manifest.get("artifacts"):
+        lines += ["", "artifacts:", formats.to_table(manifest["artifacts"])]
+    lineage = info["lineage"]
+    lines += ["", "lineage:"]
+    lines += [f"  dataset {d['ref']} ({d['role'] or '-'})" for d in lineage["datasets"]]
+    lines += [f"  parent {p}" for p in lineage["parents"]]
+    lines += [f"  child {c['ref']} ({c['stage']})" for c in lineage["children"]]
+    lines += ["", "events:", formats.to_table(
+        [{k: e[k] for k in ("at", "by", "action", "stage", "reason")} for e in info["events"]])]
+    out("\n".join(lines))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, cat: Catalog) -> int:
+    comparison = cat.compare(args.refs)
+    if args.format == "json":
+        out(formats.to_json(comparison.to_dict()))
+        return 0
+    rows = []
+    for row in comparison.rows:
+        flat = {"metric": metric_key(row), "goal": row["goal"]}
+        for i, ref in enumerate(comparison.refs):
+            value = row["values"][ref]
+            mark = "*" if ref in row["best"] else ""
+            flat[ref] = "" if value is None else f"{value:.4g}{mark}"
+            if i:
+                delta = row["deltas"][ref]
+                flat[f"Δ {ref}"] = "" if delta is None else f"{delta:+.4g}"
+        rows.append(flat)
+    text = formats.render(rows, args.format)
+    if args.format == "table":
+        text += "\n(* = best)"
+        differing = comparison.differing_params
+        if differing:
+            text += "\n\nparams that differ:\n" + formats.to_table(
+                [{"param": p["name"], **p["values"]} for p in differing])
+    out(text)
+    return 0
+
+
+def cmd_lineage(args: argparse.Namespace, cat: Catalog) -> int:
+    from .lineage import to_dot
+
+    info = cat.lineage(args.ref)
+    if args.format == "dot":
+        out(to_dot(info))
+    elif args.format == "json":
+        out(formats.to_json(info))
+    else:
+        rows = [{"direction": "upstream", "kind": "dataset", "ref": d["ref"], "role": d["role"]}
+                for d in info["datasets"]]
+        rows += [{"direction": "upstream", "kind": "parent", "ref": p, "role": "parent"} for p in info["parents"]]
+        rows += [{"direction": "downstream", "kind": "child", "ref": c["ref"], "role": c["stage"]}
+                 for c in info["children"]]
+        out(formats.render(rows, args.format, ["direction", "kind", "ref", "role"]))
+    return 0
+
+
+def _checklist(gates: list[dict]) -> str:
+    if not gates:
+        return "  (no gates)"
+    return "\n".join(f"  [{'x' if g['passed'] else ' '}] {g['gate']}: {g['message']}" for g in gates)
+
+
+def cmd_promote(args: argparse.Namespace, cat: Catalog) -> int:
+    try:
+        result = cat.promote(args.model, args.version, args.stage, reason=args.reason, force=args.force)
+    except PolicyRefused as exc:
+        gates = [g.to_dict() for g in exc.gates]
+        if args.format == "json":
+            out(formats.to_json({"status": "refused", "request": None, "gates": gates, "message": str(exc)}))
+        else:
+            out(_checklist(gates))
+        raise
+    if args.format == "json":
+        out(formats.to_json(result))
+    else:
+        out(_checklist(result["gates"]))
+        if result["status"] == "pending":
+            out(f"request {result['request']} opened: {args.model}@{args.version} -> {args.stage} awaits approval")
+        else:
+            out(f"promoted {args.model}@{args.version} -> {args.stage}" + (" (forced)" if args.force else ""))
+    return 0
+
+
+def cmd_requests(args: argparse.Namespace, cat: Catalog) -> int:
+    rows = cat.requests(args.model)
+    out(formats.render(rows, args.format, ["id", "model", "version", "stage", "by", "at", "approvals", "needed",
+                                           "reason"]))
+    return 0
+
+
+def cmd_answer(args: argparse.Namespace, cat: Catalog) -> int:
+    result = getattr(cat, args.command)(args.model, args.request, reason=args.reason)
+    if args.format == "json":
+        out(formats.to_json(result))
+    else:
+        out(f"request {result['request']}: {result['status']} ({result['approvals']}/{result['needed']} approvals)")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, cat: Catalog) -> int:
+    result = cat.rollback(args.model, args.stage, args.reason)
+    out(formats.to_json(result) if args.format == "json" else
+        f"rolled back {args.model} {args.stage}: v{result['replaced']} -> v{result['version']}")
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace, cat: Catalog) -> int:
+    result = cat.resolve(args.ref, at=args.at)
+    out(formats.to_json(result) if args.format == "json" else result["ref"])
+    return 0
+
+
+def cmd_alias(args: argparse.Namespace, cat: Catalog) -> int:
+    result = cat.alias(args.model, args.version, args.name, remove=args.remove)
+    if args.format == "json":
+        out(formats.to_json(result))
+    elif result["version"] is None:
+        out(f"removed alias {result['alias']} of {args.model}")
+    else:
+        out(f"{result['alias']} -> {args.model}@{result['version']}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, cat: Catalog) -> int:
+    rows = cat.history(args.model)
+    out(formats.render(rows, args.format, ["at", "by", "model", "action", "version", "stage", "reason", "request",
+                                           "forced"] if args.format != "json" else None))
+    return 0
+
+
+def cmd_query(args: argparse.Namespace, cat: Catalog) -> int:
+    frame = cat.query(args.sql)
+    rows = json.loads(frame.to_json(orient="records", date_format="iso"))
+    out(formats.render(rows, args.format, list(frame.columns)))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
+    problems = cat.validate()
+    errors = sum(p["severity"] == "error" for p in problems)
+    if args.format == "table":
+        for p in problems:
+            out(f"{p['severity']}: {p['path']}: {p['message']}")
+        out(f"{errors} error(s), {len(problems) - errors} warning(s)")
+    else:
+        out(formats.render(problems, args.format, ["path", "severity", "message"]))
+    return 1 if errors else 0
+
+
+def cmd_verify(args: argparse.Namespace, cat: Catalog) -> int:
+    results = cat.verify(args.ref)
+    out(formats.render(results, args.format, ["ref", "path", "ok", "message"]))
+    bad = [r for r in results if not r["ok"]]
+    if bad:
+        print(f"error: {len(bad)} artifact(s) failed verification, first: {bad[0]['ref']} {bad[0]['path']}: "
+              f"{bad[0]['message']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace, cat: Catalog) -> int:
+    from .validate import gc
+
+    removed = gc(cat, older_than_s=args.older_than * 60, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    out(formats.render([{"path": p, "action": verb} for p in removed], args.format, ["path", "action"]))
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelreg", description="A model registry that lives in your git repo.")
+    parser.add_argument("--catalog", help="catalog folder (default: $MODELREG_CATALOG, else ./catalog)")
+    parser.add_argument("--user", help="acting user (default: $MODELREG_USER, else git user.email, else login)")
+    parser.add_argument("--traceback", action="store_true", help="show the full traceback of unexpected errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_: str, handler, listing: bool = True, choices=("table", "json", "csv")):
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        if listing:
+            p.add_argument("--format", choices=choices, default=choices[0], help="output format")
+        return p
+
+    p = command("init", "create an empty catalog with a commented registry.yaml", cmd_init, listing=False)
+    p.add_argument("path", nargs="?", help="folder to create (default: --catalog or ./catalog)")
+    p.add_argument("--name", help="the catalog's display name")
+
+    p = command("register", "add a version of a model; prints MODEL@N", cmd_register)
+    p.add_argument("model", help="model name (created on first use)")
+    p.add_argument("--artifact", action="append", help="file or folder to copy in (repeatable)")
+    p.add_argument("--param", action="append", help="hyperparameter KEY=VALUE (repeatable)")
+    p.add_argument("--params", help="YAML or JSON file of params")
+    p.add_argument("--metric", action="append", help="headline metric [DATASET:]NAME=VALUE (repeatable)")
+    p.add_argument("--metrics", help="CSV, JSON or Parquet metric table")
+    p.add_argument("--dataset", action="append", help="lineage dataset ROLE=NAME@VERSION (repeatable)")
+    p.add_argument("--parent", action="append", help="parent version REF (repeatable)")
+    p.add_argument("--description", help="what this version is")
+    p.add_argument("--tag", action="append", help="tag KEY=VALUE (repeatable)")
+    p.add_argument("--framework", help="e.g. 'scikit-learn 1.5.2'")
+    p.add_argument("--task", help="e.g. binary-classification")
+
+    p = command("log-metrics", "add a metric table (CSV, JSON or Parquet) to a version", cmd_log_metrics)
+    p.add_argument("ref", help="MODEL@VERSION")
+    p.add_argument("file", help="CSV, JSON or Parquet file in the long metric format")
+    p.add_argument("--dataset", help="dataset for rows that name none")
+
+    p = command("list", "models with stage holders; or one model's versions with headline metrics", cmd_list)
+    p.add_argument("model", nargs="?", help="list this model's versions")
+
+    p = command("show", "one version: manifest, stage, metrics, artifacts, lineage, events", cmd_show,
+                choices=("table", "json"))
+    p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")
+
+    p = command("compare", "headline metrics side by side, best marked, deltas to the first", cmd_compare)
+    p.add_argument("refs", nargs="+", metavar="REF", help="versions to compare")
+
+    p = command("lineage", "upstream datasets and parents, downstream children", cmd_lineage,
+                choices=("table", "json", "dot", "csv"))
+    p.add_argument("ref", help="MODEL@VERSION")
+
+    p = command("promote", "evaluate gates; promote, or open a request when approvals are needed", cmd_promote,
+                choices=("table", "json"))
+    p.add_argument("model", help="model name")
+    p.add_argument("version", help="version number")
+    p.add_argument("stage", help="target stage")
+    p.add_argument("--reason", help="why (recorded in the event)")
+    p.add_argument("--force", action="store_true", help="override gates and approvals (approvers only, needs --reason)")
+
+    p = command("requests", "pending requests", cmd_requests)
+    p.add_argument("model", nargs="?", help="only this model")
+
+    for name, help_ in (("approve", "approve a pending request (the last needed approval promotes)"),
+                        ("reject", "reject a pending request"), ("cancel", "cancel a pending request")):
+        p = command(name, help_, cmd_answer, choices=("table", "json"))
+        p.add_argument("model", help="model name")
+        p.add_argument("request", help="request id (see 'modelreg requests')")
+        p.add_argument("--reason", help="why")
+
+    p = command("rollback", "put back the version that held the stage before the current one", cmd_rollback,
+                choices=("table", "json"))
+    p.add_argument("model", help="model name")
+    p.add_argument("--stage", default="production", help="stage to roll back (default: production)")
+    p.add_argument("--reason", help="why (required)")
+
+    p = command("resolve", "print the MODEL@N a reference points at", cmd_resolve, choices=("table", "json"))
+    p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")
+    p.add_argument("--at", help="answer as of this ISO 8601 time")
+
+    p = command("alias", "point a named alias at a version", cmd_alias, choices=("table", "json"))
+    p.add_argument("model", help="model name")
+    p.add_argument("version", help="version number")
+    p.add_argument("name", help="alias name, e.g. champion")
+    p.add_argument("--remove", action="store_true", help="remove the alias instead")
+
+    p = command("history", "the audit trail, newest first", cmd_history)
+    p.add_argument("model", nargs="?", help="only this model")
+
+    p = command("query", "run read-only SQL over the views", cmd_query)
+    p.add_argument("sql", help="one SELECT over models, versions, metrics, headline, params, lineage, events, "
+                               "stages, requests, aliases")
+
+    command("validate", "check every file against the spec; exit 1 on any error", cmd_validate)
+
+    p = command("verify", "recompute artifact checksums; exit 1 on any mismatch", cmd_verify)
+    p.add_argument("ref", nargs="?", help="only this version")
+
+    p = command("gc", "remove leftovers of interrupted writes (temporary files, unfinished versions)", cmd_gc)
+    p.add_argument("--older-than", type=float, default=60, help="only leftovers older than this many minutes")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.handler is cmd_init:
+            return cmd_init(args)
+        catalog = Catalog(args.catalog, user=args.user)
+        return args.handler(args, catalog)
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.traceback:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --traceback for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

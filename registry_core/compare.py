@@ -1,0 +1,51 @@
+"""Side-by-side comparison of versions: best per metric, deltas to a baseline, differing params."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .settings import Settings
+
+
+@dataclass
+class Comparison:
+    refs: list[str]
+    rows: list[dict] = field(default_factory=list)  # metric, dataset, slice, goal, values, best, deltas
+    params: list[dict] = field(default_factory=list)  # name, values, differs
+
+    @property
+    def differing_params(self) -> list[dict]:
+        return [p for p in self.params if p["differs"]]
+
+    def to_dict(self) -> dict:
+        return {"refs": self.refs, "metrics": self.rows, "params": self.differing_params}
+
+
+def compare_versions(keys: list[tuple[str, int]], headline: list[dict], params: list[dict],
+                     settings: Settings) -> Comparison:
+    """Build the comparison; the first version is the baseline for deltas."""
+    refs = [f"{m}@{v}" for m, v in keys]
+    comparison = Comparison(refs)
+    series: dict[tuple, dict[str, float]] = {}
+    for row in headline:
+        key = (row["metric"], row["dataset"], row["slice"])
+        series.setdefault(key, {})[f"{row['model']}@{row['version']}"] = row["value"]
+    for (metric, dataset, slice_), values in sorted(series.items(), key=lambda kv: tuple(x or "" for x in kv[0])):
+        goal = settings.goal(metric)
+        ordered = {ref: values.get(ref) for ref in refs}
+        present = {ref: v for ref, v in ordered.items() if v is not None}
+        best_value = (max if goal == "max" else min)(present.values())
+        base = ordered[refs[0]]
+        comparison.rows.append({
+            "metric": metric, "dataset": dataset, "slice": slice_, "goal": goal, "unit": settings.unit(metric),
+            "values": ordered,
+            "best": [ref for ref, v in present.items() if v == best_value] if len(present) > 1 else [],
+            "deltas": {ref: (None if v is None or base is None else v - base) for ref, v in ordered.items()},
+        })
+    by_name: dict[str, dict[str, str]] = {}
+    for row in params:
+        by_name.setdefault(row["name"], {})[f"{row['model']}@{row['version']}"] = row["value"]
+    for name in sorted(by_name):
+        values = {ref: by_name[name].get(ref) for ref in refs}
+        comparison.params.append({"name": name, "values": values, "differs": len(set(values.values())) > 1})
+    return comparison

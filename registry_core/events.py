@@ -1,0 +1,267 @@
+"""Lifecycle events (SPEC 1.6) and the replay that turns them into current state.
+
+Events are small immutable records, one YAML file each.  The state (who holds
+which stage, pending requests, aliases, the stage timeline) is a pure fold
+over the events in id order, so it can be recomputed at any past moment and
+property-tested.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InvalidInput
+from .names import NAME_RE
+from .settings import ARCHIVED, NONE_STAGE, Settings
+from .yamlio import iso, parse_time
+
+ACTIONS = ("request", "approve", "reject", "cancel", "promote", "alias")
+EVENT_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}$")
+EVENT_KEYS = {
+    "id", "at", "by", "action", "version", "stage", "reason", "request", "gates", "forced",
+    "rollback_of", "alias", "approvals_needed", "model",
+}
+
+_last_moment = dt.datetime.min.replace(tzinfo=dt.UTC)
+_lock = threading.Lock()
+
+
+def now() -> dt.datetime:
+    """Current UTC time, strictly increasing within this process (so ids of one command sort)."""
+    global _last_moment
+    with _lock:
+        moment = dt.datetime.now(dt.UTC)
+        if moment <= _last_moment:
+            moment = _last_moment + dt.timedelta(microseconds=1)
+        _last_moment = moment
+        return moment
+
+
+def new_id(moment: dt.datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(4)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One lifecycle event. ``str()`` reads as a sentence for the audit trail."""
+
+    id: str
+    at: dt.datetime
+    by: str
+    model: str
+    action: str
+    version: int | None = None
+    stage: str | None = None
+    reason: str | None = None
+    request: str | None = None
+    gates: tuple = ()
+    forced: bool = False
+    rollback_of: int | None = None
+    alias: str | None = None
+    approvals_needed: int | None = None
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "at": iso(self.at), "by": self.by, "action": self.action,
+                                "version": self.version}
+        for key in ("stage", "reason", "request", "alias", "rollback_of", "approvals_needed"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        if self.forced:
+            data["forced"] = True
+        if self.gates:
+            data["gates"] = [dict(g) for g in self.gates]
+        return data
+
+    def __str__(self) -> str:
+        ref = f"{self.model}@{self.version}"
+        text = {
+            "request": f"{self.by} requested {ref} -> {self.stage}",
+            "approve": f"{self.by} approved request {self.request}",
+            "reject": f"{self.by} rejected request {self.request}",
+            "cancel": f"{self.by} cancelled request {self.request}",
+            "promote": f"{self.by} {'rolled back to' if self.rollback_of else 'promoted'} {ref} -> {self.stage}"
+            + (" (forced)" if self.forced else ""),
+            "alias": f"{self.by} pointed alias {self.alias} at {ref}"
+            if self.version is not None
+            else f"{self.by} removed alias {self.alias}",
+        }[self.action]
+        return text + (f": {self.reason}" if self.reason else "")
+
+
+def parse_event(raw: Any, model: str, file_id: str) -> Event:
+    """Build an Event from a parsed YAML file; raise InvalidInput naming the problem."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"expected a mapping, got {type(raw).__name__}")
+    for key in ("id", "at", "by", "action"):
+        if key not in raw:
+            raise InvalidInput(f"missing required key {key!r}")
+    if raw["id"] != file_id:
+        raise InvalidInput(f"id {raw['id']!r} does not match the file name {file_id!r}")
+    if raw["action"] not in ACTIONS:
+        raise InvalidInput(f"unknown action {raw['action']!r}; known: {', '.join(ACTIONS)}")
+    if not isinstance(raw["by"], str) or not raw["by"]:
+        raise InvalidInput(f"'by' must be a non-empty string, got {raw['by']!r}")
+    version = raw.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+        raise InvalidInput(f"'version' must be a positive integer, got {version!r}")
+    action = raw["action"]
+    if action in ("request", "promote") and (version is None or not isinstance(raw.get("stage"), str)):
+        raise InvalidInput(f"a {action} event needs 'version' and 'stage'")
+    if action in ("approve", "reject", "cancel") and not isinstance(raw.get("request"), str):
+        raise InvalidInput(f"a {action} event needs 'request' (the id of the request it answers)")
+    if action == "alias" and not (isinstance(raw.get("alias"), str) and NAME_RE.match(raw["alias"])):
+        raise InvalidInput(f"an alias event needs a valid 'alias', got {raw.get('alias')!r}")
+    for key in ("stage", "reason", "request"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise InvalidInput(f"{key!r} must be a string, got {raw[key]!r}")
+    gates = raw.get("gates") or []
+    if not isinstance(gates, list) or not all(isinstance(g, dict) for g in gates):
+        raise InvalidInput("'gates' must be a list of mappings")
+    rollback_of = raw.get("rollback_of")
+    if rollback_of is not None and (isinstance(rollback_of, bool) or not isinstance(rollback_of, int)):
+        raise InvalidInput(f"'rollback_of' must be a version number, got {rollback_of!r}")
+    needed = raw.get("approvals_needed")
+    if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int)):
+        raise InvalidInput(f"'approvals_needed' must be an integer, got {needed!r}")
+    return Event(
+        id=raw["id"],
+        at=parse_time(raw["at"], "at"),
+        by=raw["by"],
+        model=model,
+        action=action,
+        version=version,
+        stage=raw.get("stage"),
+        reason=raw.get("reason"),
+        request=raw.get("request"),
+        gates=tuple(gates),
+        forced=bool(raw.get("forced", False)),
+        rollback_of=rollback_of,
+        alias=raw.get("alias"),
+        approvals_needed=needed,
+    )
+
+
+@dataclass
+class Request:
+    id: str
+    model: str
+    version: int
+    stage: str
+    by: str
+    at: dt.datetime
+    reason: str | None
+    needed: int
+    approvals: list[str] = field(default_factory=list)
+    status: str = "pending"  # pending, approved, promoted, rejected, cancelled
+
+
+@dataclass
+class Span:
+    """A version holding a stage from ``start`` until ``end`` (None = still holds it)."""
+
+    model: str
+    stage: str
+    version: int
+    start: dt.datetime
+    by: str
+    end: dt.datetime | None = None
+
+
+@dataclass
+class ModelState:
+    """The replayed state of one model."""
+
+    model: str
+    stage_of: dict[int, str] = field(default_factory=dict)
+    since: dict[int, tuple[dt.datetime, str]] = field(default_factory=dict)
+    requests: dict[str, Request] = field(default_factory=dict)
+    aliases: dict[str, tuple[int, dt.datetime, str]] = field(default_factory=dict)
+    spans: list[Span] = field(default_factory=list)
+
+    def stage(self, version: int) -> str:
+        return self.stage_of.get(version, NONE_STAGE)
+
+    def holders(self, stage: str) -> list[int]:
+        """Versions in ``stage``, most recently promoted first."""
+        found = [v for v, s in self.stage_of.items() if s == stage]
+        return sorted(found, key=lambda v: (self.since[v][0], v), reverse=True)
+
+    def holder(self, stage: str) -> int | None:
+        found = self.holders(stage)
+        return found[0] if found else None
+
+    def pending(self) -> list[Request]:
+        return [r for r in self.requests.values() if r.status == "pending"]
+
+    def previous_holder(self, stage: str) -> int | None:
+        """The version that held ``stage`` before the current holder's latest entry into it."""
+        current = self.holder(stage)
+        if current is None:
+            return None
+        earlier = [s for s in self.spans if s.stage == stage and s.version != current and s.end is not None]
+        entered = max((s.start for s in self.spans if s.stage == stage and s.version == current), default=None)
+        earlier = [s for s in earlier if entered is None or s.start <= entered]
+        return max(earlier, key=lambda s: (s.end, s.start)).version if earlier else None
+
+
+def replay(model: str, events: list[Event], settings: Settings, needed_for: dict[str, int],
+           until: dt.datetime | None = None) -> ModelState:
+    """Fold ``events`` (any order; sorted here by id) into a ModelState, optionally up to a moment."""
+    state = ModelState(model)
+    open_spans: dict[int, Span] = {}
+
+    def move(version: int, stage: str, event: Event) -> None:
+        if state.stage_of.get(version) == stage:
+            return
+        if version in open_spans:
+            open_spans.pop(version).end = event.at
+        if settings.is_exclusive(stage):
+            for other in [v for v, s in state.stage_of.items() if s == stage and v != version]:
+                move(other, ARCHIVED, event)
+        state.stage_of[version] = stage
+        state.since[version] = (event.at, event.by)
+        if stage not in (NONE_STAGE, ARCHIVED):
+            span = Span(model, stage, version, event.at, event.by)
+            state.spans.append(span)
+            open_spans[version] = span
+
+    for event in sorted(events, key=lambda e: e.id):
+        if until is not None and event.at > until:
+            continue
+        if event.action == "promote":
+            if event.rollback_of is not None and state.stage_of.get(event.rollback_of) == event.stage:
+                move(event.rollback_of, ARCHIVED, event)
+            move(event.version, event.stage, event)
+            request = state.requests.get(event.request or "")
+            if request is not None and request.status in ("pending", "approved"):
+                request.status = "promoted"
+        elif event.action == "request":
+            needed = event.approvals_needed
+            if needed is None:
+                needed = needed_for.get(event.stage, 0)
+            state.requests[event.id] = Request(event.id, model, event.version, event.stage, event.by, event.at,
+                                               event.reason, needed)
+        elif event.action in ("approve", "reject", "cancel"):
+            request = state.requests.get(event.request)
+            if request is None or request.status != "pending":
+                continue
+            if event.action == "approve":
+                if event.by != request.by and event.by not in request.approvals:
+                    request.approvals.append(event.by)
+                if len(request.approvals) >= request.needed:
+                    request.status = "approved"
+                    move(request.version, request.stage, event)
+            else:
+                request.status = "rejected" if event.action == "reject" else "cancelled"
+        elif event.action == "alias":
+            if event.version is None:
+                state.aliases.pop(event.alias, None)
+            else:
+                state.aliases[event.alias] = (event.version, event.at, event.by)
+    return state

@@ -1,0 +1,169 @@
+"""Metric tables: the long Parquet format of SPEC 1.5, from any input shape.
+
+pyarrow does the reading and writing; this module only normalizes inputs
+(dicts, row lists, DataFrames, CSV/JSON/Parquet files) into one schema and
+refuses what the spec does not allow (non-finite values, missing columns).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from .errors import InvalidInput
+
+SCHEMA = pa.schema(
+    [
+        ("metric", pa.string()),
+        ("value", pa.float64()),
+        ("dataset", pa.string()),
+        ("step", pa.int64()),
+        ("timestamp", pa.timestamp("us", tz="UTC")),
+        ("slice", pa.string()),
+    ]
+)
+COLUMNS = SCHEMA.names
+REQUIRED = ("metric", "value")
+
+
+def _rows_from_dict(metrics: dict, dataset: str | None) -> list[dict]:
+    """``{"roc_auc": 0.9}`` or ``{"test": {"roc_auc": 0.9}}`` (dataset -> metric -> value)."""
+    rows = []
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            rows.extend({"metric": m, "value": v, "dataset": str(key)} for m, v in value.items())
+        else:
+            rows.append({"metric": str(key), "value": value, "dataset": dataset})
+    return rows
+
+
+def to_table(metrics: Any, dataset: str | None = None, where: str = "metrics") -> pa.Table:
+    """Normalize a dict, a list of rows, a DataFrame or an Arrow table into the metric schema."""
+    if isinstance(metrics, dict):
+        metrics = _rows_from_dict(metrics, dataset)
+    if isinstance(metrics, list):
+        for i, row in enumerate(metrics):
+            if not isinstance(row, dict):
+                raise InvalidInput(f"{where}: row {i} must be a mapping, got {row!r}")
+        table = pa.Table.from_pylist(metrics) if metrics else pa.table({"metric": [], "value": []})
+    elif isinstance(metrics, pa.Table):
+        table = metrics
+    elif hasattr(metrics, "to_dict") and hasattr(metrics, "columns"):
+        table = pa.Table.from_pandas(metrics, preserve_index=False)
+    else:
+        raise InvalidInput(f"{where}: expected a dict, a list of rows or a DataFrame, got {type(metrics).__name__}")
+    return conform(table, where, dataset)
+
+
+def conform(table: pa.Table, where: str, dataset: str | None = None) -> pa.Table:
+    """Cast ``table`` to SCHEMA (extra columns are an error), checking every rule of SPEC 1.5."""
+    missing = [c for c in REQUIRED if c not in table.column_names]
+    if missing:
+        raise InvalidInput(f"{where}: missing required column(s) {missing}")
+    extra = [c for c in table.column_names if c not in COLUMNS]
+    if extra:
+        raise InvalidInput(f"{where}: unknown column(s) {extra}; allowed: {COLUMNS}")
+    columns = []
+    for name in COLUMNS:
+        target = SCHEMA.field(name).type
+        if name in table.column_names:
+            column = table[name]
+            if name == "dataset" and dataset is not None:
+                filled = [dataset if v is None else v for v in column.to_pylist()]
+                column = pa.array(filled, pa.string())
+            try:
+                if name == "timestamp" and pa.types.is_timestamp(column.type) and column.type.tz is None:
+                    column = column.cast(pa.timestamp("us")).cast(target)
+                elif name == "timestamp" and pa.types.is_string(column.type):
+                    column = pa.array(
+                        [None if v is None else _parse_ts(v, where) for v in column.to_pylist()], target
+                    )
+                else:
+                    column = column.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+                raise InvalidInput(f"{where}: column {name!r} cannot be read as {target}: {exc}") from None
+        else:
+            fill = dataset if name == "dataset" else None
+            column = pa.array([fill] * table.num_rows, target)
+        columns.append(column)
+    out = pa.Table.from_arrays(columns, schema=SCHEMA)
+    for name in REQUIRED:
+        if out[name].null_count:
+            raise InvalidInput(f"{where}: column {name!r} has empty values")
+    finite = pc.is_finite(out["value"])
+    if not pc.all(finite).as_py() and out.num_rows:
+        bad = out["value"].filter(pc.invert(finite))[0].as_py()
+        raise InvalidInput(f"{where}: value {bad!r} is not a finite number")
+    if pc.any(pc.equal(out["metric"], "")).as_py():
+        raise InvalidInput(f"{where}: empty metric name")
+    return out
+
+
+def _parse_ts(value: str, where: str):
+    import datetime as dt
+
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{where}: timestamp {value!r} is not ISO 8601") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def read_input_file(path: Path, dataset: str | None = None) -> pa.Table:
+    """Read a CSV, JSON (list of rows or dict) or Parquet file given to ``log-metrics``."""
+    where = str(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            table = pq.read_table(path)
+        elif suffix == ".csv":
+            table = pacsv.read_csv(path)
+        elif suffix in (".json", ".jsonl"):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return to_table(data, dataset, where)
+        else:
+            raise InvalidInput(f"{where}: unsupported metrics file type {suffix!r}; use .csv, .json or .parquet")
+    except FileNotFoundError:
+        raise InvalidInput(f"{where}: file not found") from None
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
+        raise InvalidInput(f"{where}: cannot read metrics: {str(exc).splitlines()[0]}") from None
+    return conform(table, where, dataset)
+
+
+def to_parquet_bytes(table: pa.Table) -> bytes:
+    """Serialize a conformed table (zstd) for an atomic write."""
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue()
+
+
+def read_table_file(path: Path) -> pa.Table:
+    """Read a metric table from the catalog, checking it against the schema."""
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput(f"{path}: unreadable Parquet: {str(exc).splitlines()[0]}") from None
+    return conform(table, str(path))
+
+
+def parse_metric_arg(text: str) -> dict:
+    """``[DATASET:]NAME=VALUE`` from the command line."""
+    left, sep, value = text.partition("=")
+    if not sep or not left:
+        raise InvalidInput(f"--metric {text!r}: expected [DATASET:]NAME=VALUE")
+    dataset, colon, name = left.rpartition(":")
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidInput(f"--metric {text!r}: {value!r} is not a number") from None
+    return {"metric": name, "value": number, "dataset": dataset if colon else None}

@@ -1,0 +1,221 @@
+"""Creating catalogs, registering versions and adding metric tables.
+
+A version number is taken by creating its folder (``mkdir`` is atomic and
+exclusive, so two processes can never take the same number); metric tables
+and artifacts go in next; ``manifest.yaml`` is written last, and only then
+does the version exist.  Any failure before that removes the folder again.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .artifacts import copy_in
+from .atomic import write_once
+from .errors import Conflict, InvalidInput
+from .events import now
+from .layout import Layout
+from .metrics import parse_metric_arg, read_input_file, to_parquet_bytes, to_table
+from .names import check_name, parse_ref
+from .yamlio import dumps, iso
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+REGISTRY_TEMPLATE = """\
+# modelreg catalog settings (format 1). Every key is optional; see docs/catalog-format.md.
+format: 1
+name: {name}
+
+# Stages a version can be promoted to (besides the implicit "none" of a new version).
+# An exclusive stage holds at most one version per model; promoting another archives the holder.
+stages:
+  - name: staging
+  - name: production
+    exclusive: true
+  - name: archived
+
+# Direction of each metric, for "best", deltas and relative gates (undeclared: lower is better
+# for names containing loss, error, mae, mse, rmse, latency, time, size; higher otherwise).
+metrics: {{}}
+#  roc_auc: {{goal: max}}
+#  latency_p95_ms: {{goal: min, unit: ms}}
+
+# What it takes to enter a stage. Example:
+policies: {{}}
+#  production:
+#    from: [staging]
+#    gates:
+#      - {{metric: roc_auc, dataset: test, min: 0.85}}
+#      - {{metric: roc_auc, dataset: test, vs: production, tolerance: 0.005}}
+#      - {{check: artifacts_verified}}
+#    approvals: 1
+#    approvers: [lead]
+
+# Who may move a named alias (absent = anyone).
+aliases: {{}}
+
+# Roles: user ids (emails) per role, used by policies.
+roles: {{}}
+#  lead: [alice@example.com]
+
+# The dashboard trusts an identity header only if it is named here (behind a login proxy).
+# auth:
+#   trusted_header: X-Forwarded-Email
+"""
+
+
+def init_catalog(layout: Layout, name: str | None = None) -> None:
+    root = layout.root
+    if layout.registry.exists():
+        raise Conflict(f"{root} already holds a catalog ({layout.registry} exists)")
+    root.mkdir(parents=True, exist_ok=True)
+    layout.models.mkdir(exist_ok=True)
+    title = name or root.resolve().name
+    write_once(layout.registry, REGISTRY_TEMPLATE.format(name=dumps({"n": title}).decode()[3:].strip()).encode())
+    gitignore = root / ".gitignore"
+    if not gitignore.exists():
+        write_once(gitignore, b".modelreg/\n")
+
+
+def _check_case(layout: Layout, model: str) -> None:
+    if not layout.models.is_dir():
+        return
+    for entry in os.scandir(layout.models):
+        if entry.name.lower() == model.lower() and entry.name != model:
+            raise Conflict(f"model {model!r} clashes with existing model {entry.name!r}: "
+                           "names are unique ignoring case")
+
+
+def _allocate(layout: Layout, model: str) -> tuple[int, Path]:
+    """Take the next free version number by creating its folder (exclusive, never read-then-write)."""
+    versions = layout.versions(model)
+    versions.mkdir(parents=True, exist_ok=True)
+    taken = [int(e.name) for e in os.scandir(versions) if e.name.isdigit()]
+    number = max(taken, default=0) + 1
+    while True:
+        try:
+            (versions / str(number)).mkdir()
+            return number, versions / str(number)
+        except FileExistsError:
+            number += 1
+
+
+def _datasets(datasets: list | None) -> list[dict]:
+    """``ROLE=NAME@VERSION`` strings or dicts with at least a name."""
+    out = []
+    for item in datasets or []:
+        if isinstance(item, dict):
+            if not isinstance(item.get("name"), str) or not item["name"]:
+                raise InvalidInput(f"dataset {item!r}: needs a 'name'")
+            out.append(dict(item))
+            continue
+        if not isinstance(item, str):
+            raise InvalidInput(f"dataset {item!r}: expected ROLE=NAME@VERSION")
+        role, sep, rest = item.partition("=")
+        if not sep:
+            role, rest = "", item
+        name, _, version = rest.partition("@")
+        if not name:
+            raise InvalidInput(f"--dataset {item!r}: expected ROLE=NAME@VERSION")
+        entry: dict[str, Any] = {"name": name}
+        if version:
+            entry["version"] = version
+        if role:
+            entry["role"] = role
+        out.append(entry)
+    return out
+
+
+def _metrics_table(metrics: Any):
+    if metrics is None:
+        return None
+    if isinstance(metrics, list) and metrics and all(isinstance(m, str) for m in metrics):
+        metrics = [parse_metric_arg(m) for m in metrics]
+    if isinstance(metrics, str | os.PathLike):
+        return read_input_file(Path(metrics))
+    table = to_table(metrics, where="metrics")
+    return table if table.num_rows else None
+
+
+def _plain_params(params: dict | None) -> dict:
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InvalidInput(f"params must be a mapping, got {type(params).__name__}")
+    out = {}
+    for key, value in params.items():
+        if hasattr(value, "item") and callable(value.item):  # numpy scalars
+            value = value.item()
+        if not isinstance(value, str | int | float | bool | list | dict | type(None)):
+            raise InvalidInput(f"param {key!r}: {type(value).__name__} is not a plain value")
+        out[str(key)] = value
+    return out
+
+
+def register(catalog: Catalog, model: str, *, params: dict | None = None, metrics: Any = None,
+             artifacts: list | None = None, datasets: list | None = None, parents: list | None = None,
+             description: str | None = None, tags: dict | None = None, framework: str | None = None,
+             task: str | None = None, run: dict | None = None, code: dict | None = None,
+             environment: dict | None = None) -> dict:
+    """Register a new version of ``model`` (created on first use) and return {model, version, path}.
+
+    ``metrics``: a dict (``{"roc_auc": 0.9}`` or ``{"test": {"roc_auc": 0.9}}``), a list of rows,
+    a DataFrame, or a path to a CSV/JSON/Parquet file.  ``artifacts``: file or folder paths.
+    """
+    layout = catalog.layout
+    check_name(model)
+    params = _plain_params(params)
+    table = _metrics_table(metrics)
+    dataset_entries = _datasets(datasets)
+    parent_refs = [catalog.resolve(parse_ref(p))["ref"] for p in parents or []]
+    for path in artifacts or []:
+        if not Path(path).exists():
+            raise InvalidInput(f"--artifact {path}: no such file or folder")
+    if tags is not None and not isinstance(tags, dict):
+        raise InvalidInput(f"tags must be a mapping, got {type(tags).__name__}")
+    _check_case(layout, model)
+    version, folder = _allocate(layout, model)
+    try:
+        entries = []
+        for path in artifacts or []:
+            entries.extend(copy_in(Path(path), folder / "artifacts"))
+        if table is not None:
+            write_once(folder / "metrics" / "metrics.parquet", to_parquet_bytes(table))
+        manifest: dict[str, Any] = {
+            "model": model, "version": version, "created_at": iso(now()), "created_by": catalog.user,
+        }
+        optional = {
+            "description": description, "framework": framework, "task": task, "params": params or None,
+            "artifacts": entries or None, "environment": environment, "tags": {str(k): v for k, v in tags.items()}
+            if tags else None,
+        }
+        lineage = {"datasets": dataset_entries or None, "parents": parent_refs or None, "run": run, "code": code}
+        lineage = {k: v for k, v in lineage.items() if v}
+        if lineage:
+            optional["lineage"] = lineage
+        manifest.update({k: v for k, v in optional.items() if v is not None})
+        write_once(folder / "manifest.yaml", dumps(manifest))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return {"model": model, "version": version, "path": str(folder)}
+
+
+def log_metrics(catalog: Catalog, ref: str, metrics: Any, dataset: str | None = None) -> str:
+    """Add one more immutable metric table to an existing version; returns its path."""
+    found = catalog.resolve(ref)
+    if isinstance(metrics, str | os.PathLike):
+        table = read_input_file(Path(metrics), dataset)
+    else:
+        table = to_table(metrics, dataset, "metrics")
+    if not table.num_rows:
+        raise InvalidInput("log-metrics: the table has no rows")
+    name = f"{now().strftime('%Y%m%dT%H%M%S.%fZ')}-{secrets.token_hex(4)}.parquet"
+    target = Path(found["path"]) / "metrics" / name
+    write_once(target, to_parquet_bytes(table))
+    return str(target)
