@@ -7,6 +7,7 @@ each read, so files written by other processes show up); writes go through
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import os
@@ -48,14 +49,19 @@ class Catalog:
         writing.init_catalog(Layout(Path(path)), name)
         return cls(path, user)
 
+    def as_user(self, user: str) -> Catalog:
+        """The same catalog acting as another user (the dashboard makes one per session)."""
+        other = copy.copy(self)
+        other.user = user
+        return other
+
     # -- the index --------------------------------------------------------------------------------
     def refresh(self) -> Generation:
         """Pick up changes on disk (cheap when nothing changed) and return the current generation."""
         with self._lock:
             generation = self._index.refresh()
             if self._generation is None or generation.folder != self._generation.folder:
-                if self._con is not None:
-                    self._con.close()
+                # The old connection is not closed: a copy made by as_user() may still be reading it.
                 self._con = connect(generation)
             self._generation = generation
             return generation
@@ -306,6 +312,12 @@ class Catalog:
         from .validate import validate
 
         return validate(self)
+
+    def gc(self, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
+        """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths."""
+        from .validate import gc
+
+        return gc(self, older_than_s, dry_run)
 
     def verify(self, ref: str | None = None) -> list[dict]:
         from .validate import verify

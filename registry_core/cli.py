@@ -289,9 +289,7 @@ def cmd_verify(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_gc(args: argparse.Namespace, cat: Catalog) -> int:
-    from .validate import gc
-
-    removed = gc(cat, older_than_s=args.older_than * 60, dry_run=args.dry_run)
+    removed = cat.gc(older_than_s=args.older_than * 60, dry_run=args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     out(formats.render([{"path": p, "action": verb} for p in removed], args.format, ["path", "action"]))
     return 0
