@@ -1,0 +1,86 @@
+"""Shared fixtures: an isolated environment, small real catalogs, and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from builders import ALICE, BOB, CatalogBuilder, fraud_catalog
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """No MODELREG_* from the outside, a fake HOME and a known git identity."""
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith("MODELREG_"):
+            monkeypatch.delenv(name)
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text("[user]\n\tname = Test Runner\n\temail = tester@example.com\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL", "EMAIL"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def cat_path(tmp_path) -> Path:
+    return tmp_path / "cat"
+
+
+@pytest.fixture
+def empty_catalog(cat_path):
+    """A catalog made by ``Catalog.init`` with the commented default registry.yaml, acting as bob."""
+    from registry_core import Catalog
+
+    return Catalog.init(cat_path, name="Test catalog", user=BOB)
+
+
+@pytest.fixture
+def fraud_builder(cat_path) -> CatalogBuilder:
+    """The hand-written spec story (see builders.fraud_catalog); no registry_core writer involved."""
+    return fraud_catalog(cat_path)
+
+
+@pytest.fixture
+def fraud(fraud_builder):
+    """``Catalog`` over the hand-written fraud catalog, acting as alice (a lead)."""
+    from registry_core import Catalog
+
+    return Catalog(fraud_builder.root, user=ALICE)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys, cat_path):
+    """Run ``modelreg`` in-process: ``cli("list", "--format", "json", user=...)`` -> Result."""
+    from registry_core.cli import main
+
+    def run(*args: str, user: str | None = BOB, catalog: Path | None = None) -> Result:
+        capsys.readouterr()
+        argv = ["--catalog", str(catalog or cat_path)]
+        if user:
+            argv += ["--user", user]
+        try:
+            code = main([*argv, *map(str, args)])
+        except SystemExit as exc:  # argparse usage errors and --help
+            code = exc.code
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
