@@ -261,6 +261,22 @@ class Catalog:
             "children": [{"ref": f"{c['model']}@{c['version']}", "stage": c["stage"]} for c in children],
         }
 
+    def datasets(self) -> list[dict]:
+        """Every dataset named in some version's lineage: {name, refs, versions} (a dataset's impact starts here)."""
+        return self.sql("""SELECT name, list(DISTINCT ref ORDER BY ref) AS refs, count(DISTINCT (model, version))
+                           AS versions FROM _lineage WHERE kind = 'dataset' GROUP BY name ORDER BY name""")
+
+    def dataset_usage(self, name: str) -> list[dict]:
+        """Every version that used dataset ``name``, with its role, current stage and every stage it has held
+        (``deployed``: the stages other than archived it was ever promoted to), newest first."""
+        return self.sql("""
+            SELECT l.model, l.version, l.ref AS dataset, l.role, coalesce(s.stage, 'none') AS stage,
+                   coalesce(list(DISTINCT sp.stage ORDER BY sp.stage) FILTER (WHERE sp.stage IS NOT NULL), [])
+                       AS deployed
+            FROM _lineage l LEFT JOIN stages s USING (model, version) LEFT JOIN _spans sp USING (model, version)
+            WHERE l.kind = 'dataset' AND l.name = ?
+            GROUP BY ALL ORDER BY l.model, l.version DESC, l.ref""", [name])
+
     def requests(self, model: str | None = None) -> list[dict]:
         where, params = ("WHERE model = ?", [model]) if model else ("", None)
         return self.sql(f"SELECT * FROM _requests {where} ORDER BY \"at\"", params)

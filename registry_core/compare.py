@@ -49,3 +49,46 @@ def compare_versions(keys: list[tuple[str, int]], headline: list[dict], params: 
         values = {ref: by_name[name].get(ref) for ref in refs}
         comparison.params.append({"name": name, "values": values, "differs": len(set(values.values())) > 1})
     return comparison
+
+
+def pareto_front(points: dict[str, tuple[float, float]], goals: tuple[str, str]) -> list[str]:
+    """Keys of the points no other point beats on both axes, ordered along the first axis.
+
+    ``goals`` gives each axis' direction (``"max"`` or ``"min"``); a point is dominated when
+    another is at least as good on both axes and strictly better on one.
+    """
+    signs = tuple(1.0 if goal == "max" else -1.0 for goal in goals)
+    scored = {key: (x * signs[0], y * signs[1]) for key, (x, y) in points.items()}
+    front = [key for key, (x, y) in scored.items()
+             if not any(ox >= x and oy >= y and (ox > x or oy > y) for ox, oy in scored.values())]
+    return sorted(front, key=lambda key: (points[key][0], points[key][1]))
+
+
+def default_versions(versions: list[dict], stages: tuple[str, ...] = ("production", "staging")) -> list[int]:
+    """What to compare when nobody said: the holders of ``stages`` (newest first), then the newest version.
+
+    ``versions`` are ``Catalog.versions()`` rows (``version`` and ``stage``).
+    """
+    picked: list[int] = []
+    for stage in stages:
+        holders = sorted((r["version"] for r in versions if r["stage"] == stage), reverse=True)
+        picked.extend(v for v in holders[:1] if v not in picked)
+    newest = max((r["version"] for r in versions), default=None)
+    if newest is not None and newest not in picked:
+        picked.append(newest)
+    return picked
+
+
+def primary_metric(settings: Settings, keys: list[str]) -> str | None:
+    """The one headline series to show for a model: declared metrics first (registry.yaml order),
+    a ``test`` dataset before others, else the first key alphabetically.  ``keys`` are ``metric[dataset]``."""
+    if not keys:
+        return None
+    declared = list(settings.metrics)
+
+    def rank(key: str) -> tuple:
+        metric = key.split("[", 1)[0]
+        order = declared.index(metric) if metric in declared else len(declared)
+        return order, "[test" not in key, "|" in key, key
+
+    return min(keys, key=rank)
