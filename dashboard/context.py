@@ -1,0 +1,92 @@
+"""The catalog, the acting user and the fingerprint of one script run.
+
+``app.py`` builds the context once per run and hands it to the page through a
+thread-local (each session's script runs in its own thread), so the index is
+refreshed once per run; a page run on its own (AppTest on ``pages/x.py``)
+builds its own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+
+from registry_core import Catalog
+from registry_core.settings import Settings
+
+from .identity import DEMO_ENV, Identity, demo_mode, demo_users, resolve_identity
+
+APP_DIR = Path(__file__).resolve().parent.parent
+_local = threading.local()
+DEMO_KEY = "demo_user"
+
+
+def catalog_path() -> Path:
+    """``$MODELREG_CATALOG``, else the bundled demo ``catalog/`` next to app.py."""
+    named = os.environ.get("MODELREG_CATALOG")
+    return Path(named).expanduser().resolve() if named else APP_DIR / "catalog"
+
+
+@st.cache_resource(show_spinner=False)
+def open_catalog(path: str) -> Catalog:
+    """One Catalog per folder, shared by every session (reads are thread-safe); sessions act through as_user."""
+    return Catalog(path)
+
+
+@dataclass
+class Context:
+    """What a page needs: the catalog acting as this session's user, and a cache key that is never stale."""
+
+    catalog: Catalog
+    identity: Identity
+    fingerprint: str
+    settings: Settings
+    problems: list[dict] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Cache key of every loader: the folder and its current fingerprint."""
+        return str(self.catalog.root), self.fingerprint
+
+    @property
+    def user(self) -> str | None:
+        return self.identity.user
+
+
+def build_context() -> Context:
+    """Open (or reuse) the catalog, pick up changes on disk, and resolve who is acting."""
+    shared = open_catalog(str(catalog_path()))
+    generation = shared.refresh()
+    settings = generation.settings
+    identity = resolve_identity(settings)
+    if demo_mode():
+        chosen = st.session_state.get(DEMO_KEY)
+        if chosen and chosen != identity.user and chosen in demo_users(settings, identity):
+            identity = Identity(chosen, f"demo: acting as ({DEMO_ENV}=1)")
+    catalog = shared.as_user(identity.user or "anonymous")
+    from . import data  # data imports this module for Context
+
+    return Context(catalog, identity, generation.folder.name, settings, data.problems(catalog, (str(shared.root),
+                                                                                                generation.folder.name)))
+
+
+@contextmanager
+def run_with(ctx: Context) -> Iterator[None]:
+    """Make ``ctx`` the context of the page that runs inside this block (same thread)."""
+    _local.ctx = ctx
+    try:
+        yield
+    finally:
+        _local.ctx = None
+
+
+def current() -> Context:
+    """The context of this run: the one app.py built, else a fresh one (a page run on its own)."""
+    ctx = getattr(_local, "ctx", None)
+    return ctx if ctx is not None else build_context()

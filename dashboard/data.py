@@ -1,0 +1,149 @@
+"""Cached reads: every loader is keyed by (catalog folder, fingerprint), so a change on disk is never stale.
+
+The ``_catalog`` argument is not hashed (Streamlit skips ``_``-prefixed
+arguments); ``key`` is ``Context.key``.  Loaders return plain values, never
+live objects, so a cached answer cannot change under a page.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from registry_core import Catalog, metric_key
+from registry_core.compare import Comparison
+from registry_core.events import ModelState
+from registry_core.lifecycle import Plan
+
+Key = tuple[str, str]
+cached = st.cache_data(show_spinner=False, max_entries=256)
+
+
+@cached
+def problems(_catalog: Catalog, key: Key) -> list[dict]:
+    return _catalog.problems()
+
+
+@cached
+def models(_catalog: Catalog, key: Key) -> list[dict]:
+    return _catalog.models()
+
+
+@cached
+def versions(_catalog: Catalog, key: Key, model: str) -> list[dict]:
+    return _catalog.versions(model)
+
+
+@cached
+def version(_catalog: Catalog, key: Key, ref: str) -> dict:
+    return _catalog.get(ref)
+
+
+@cached
+def curves(_catalog: Catalog, key: Key, model: str, numbers: tuple[int, ...]) -> pd.DataFrame:
+    """Every stepped metric row of these versions (training curves)."""
+    rows = _catalog.sql("""SELECT version, metric, dataset, slice, step, value FROM metrics
+                           WHERE model = ? AND step IS NOT NULL AND list_contains(?, version)
+                           ORDER BY version, metric, dataset, step""", [model, list(numbers)], refresh=False)
+    return pd.DataFrame(rows, columns=["version", "metric", "dataset", "slice", "step", "value"])
+
+
+@cached
+def monitoring(_catalog: Catalog, key: Key, model: str) -> pd.DataFrame:
+    """Time-stamped summary rows (monitoring of deployed versions) of one model."""
+    rows = _catalog.sql("""SELECT version, metric, dataset, slice, timestamp, value FROM metrics
+                           WHERE model = ? AND timestamp IS NOT NULL AND step IS NULL
+                           ORDER BY timestamp""", [model], refresh=False)
+    return pd.DataFrame(rows, columns=["version", "metric", "dataset", "slice", "timestamp", "value"])
+
+
+@cached
+def params(_catalog: Catalog, key: Key, model: str) -> pd.DataFrame:
+    """One row per version, one column per param (values as the index stores them: text)."""
+    rows = _catalog.sql("SELECT version, name, value FROM params WHERE model = ?", [model], refresh=False)
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows).pivot(index="version", columns="name", values="value")
+    return frame.map(_plain)
+
+
+def _plain(text):
+    """Param text back to a number where it is one (params are stored as JSON-ish text)."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return text
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else text
+
+
+@cached
+def compare(_catalog: Catalog, key: Key, refs: tuple[str, ...]) -> Comparison:
+    return _catalog.compare(list(refs))
+
+
+@cached
+def lineage(_catalog: Catalog, key: Key, ref: str) -> dict:
+    return _catalog.lineage(ref)
+
+
+@cached
+def datasets(_catalog: Catalog, key: Key) -> list[dict]:
+    return _catalog.datasets()
+
+
+@cached
+def dataset_usage(_catalog: Catalog, key: Key, name: str) -> list[dict]:
+    return _catalog.dataset_usage(name)
+
+
+@cached
+def history(_catalog: Catalog, key: Key, model: str | None = None) -> list[dict]:
+    return _catalog.history(model)
+
+
+@cached
+def requests(_catalog: Catalog, key: Key) -> list[dict]:
+    return _catalog.requests()
+
+
+@cached
+def state(_catalog: Catalog, key: Key, model: str) -> ModelState:
+    return _catalog.state(model)
+
+
+@cached
+def plan(_catalog: Catalog, key: Key, model: str, number: int, stage: str, user: str, force: bool) -> Plan:
+    """The live gate checklist and permission for one user (keyed by user: answers differ per person)."""
+    return _catalog.plan(model, number, stage, force=force, user=user)
+
+
+def clear() -> None:
+    """Forget every cached answer (the Refresh button; the fingerprint already covers file changes)."""
+    st.cache_data.clear()
+
+
+@cached
+def headline_keys(_catalog: Catalog, key: Key) -> dict[str, list[str]]:
+    """Every model's headline series (``metric[dataset]`` keys), in one query."""
+    found: dict[str, set[str]] = {}
+    for row in _catalog.sql("SELECT DISTINCT model, metric, dataset, slice FROM headline", refresh=False):
+        found.setdefault(row["model"], set()).add(metric_key(row))
+    return {model: sorted(keys) for model, keys in found.items()}
+
+
+@cached
+def headline_values(_catalog: Catalog, key: Key, pairs: tuple[tuple[str, int], ...]) -> dict[tuple[str, int], dict]:
+    """Headline metrics of the given (model, version) pairs: {(model, version): {metric_key: value}}."""
+    if not pairs:
+        return {}
+    rows = _catalog.sql("""SELECT h.* FROM headline h JOIN (SELECT unnest($m) AS model, unnest($v) AS version)
+                           USING (model, version)""", {"m": [m for m, _ in pairs], "v": [v for _, v in pairs]},
+                        refresh=False)
+    out: dict[tuple[str, int], dict] = {}
+    for row in rows:
+        out.setdefault((row["model"], row["version"]), {})[metric_key(row)] = row["value"]
+    return out
