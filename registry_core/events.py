@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvalidInput
-from .names import NAME_RE
+from .names import MAX_VERSION, NAME_RE
 from .settings import ARCHIVED, NONE_STAGE, Settings
 from .yamlio import iso, parse_time
 
@@ -94,6 +94,10 @@ class Event:
         return text + (f": {self.reason}" if self.reason else "")
 
 
+def _is_version(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_VERSION
+
+
 def parse_event(raw: Any, model: str, file_id: str) -> Event:
     """Build an Event from a parsed YAML file; raise InvalidInput naming the problem."""
     if not isinstance(raw, dict):
@@ -103,12 +107,14 @@ def parse_event(raw: Any, model: str, file_id: str) -> Event:
             raise InvalidInput(f"missing required key {key!r}")
     if raw["id"] != file_id:
         raise InvalidInput(f"id {raw['id']!r} does not match the file name {file_id!r}")
+    if not isinstance(file_id, str) or not EVENT_ID_RE.match(file_id):
+        raise InvalidInput(f"id {file_id!r} is not an event id (UTC time with microseconds, '-', 8 hex digits)")
     if raw["action"] not in ACTIONS:
         raise InvalidInput(f"unknown action {raw['action']!r}; known: {', '.join(ACTIONS)}")
     if not isinstance(raw["by"], str) or not raw["by"]:
         raise InvalidInput(f"'by' must be a non-empty string, got {raw['by']!r}")
     version = raw.get("version")
-    if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
+    if version is not None and not _is_version(version):
         raise InvalidInput(f"'version' must be a positive integer, got {version!r}")
     action = raw["action"]
     if action in ("request", "promote") and (version is None or not isinstance(raw.get("stage"), str)):
@@ -124,11 +130,11 @@ def parse_event(raw: Any, model: str, file_id: str) -> Event:
     if not isinstance(gates, list) or not all(isinstance(g, dict) for g in gates):
         raise InvalidInput("'gates' must be a list of mappings")
     rollback_of = raw.get("rollback_of")
-    if rollback_of is not None and (isinstance(rollback_of, bool) or not isinstance(rollback_of, int)):
+    if rollback_of is not None and not _is_version(rollback_of):
         raise InvalidInput(f"'rollback_of' must be a version number, got {rollback_of!r}")
     needed = raw.get("approvals_needed")
-    if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int)):
-        raise InvalidInput(f"'approvals_needed' must be an integer, got {needed!r}")
+    if needed is not None and (isinstance(needed, bool) or not isinstance(needed, int) or not 0 <= needed <= 1000):
+        raise InvalidInput(f"'approvals_needed' must be an integer from 0 to 1000, got {needed!r}")
     return Event(
         id=raw["id"],
         at=parse_time(raw["at"], "at"),

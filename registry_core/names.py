@@ -15,6 +15,12 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # Device names Windows refuses as file names, whatever the extension.
 RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 ALIAS_FORBIDDEN = {"latest", "none"}
+MAX_VERSION = 2**63 - 1  # versions are stored as int64
+
+
+def is_name(text: str) -> bool:
+    """True if ``text`` passes :func:`check_name` (for folder names found on disk)."""
+    return bool(NAME_RE.match(text)) and text.split(".")[0].lower() not in RESERVED
 
 
 def check_name(name: object, what: str = "model name") -> str:
@@ -49,8 +55,8 @@ def check_version(value: object, what: str = "version") -> int:
         number = int(value)
     else:
         raise InvalidInput(f"{what} must be a positive integer, got {value!r}")
-    if number < 1:
-        raise InvalidInput(f"{what} must be a positive integer, got {value!r}")
+    if number < 1 or number > MAX_VERSION:
+        raise InvalidInput(f"{what} must be a positive integer below 2^63, got {value!r}")
     return number
 
 

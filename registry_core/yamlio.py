@@ -21,6 +21,11 @@ Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000
+MAX_DEPTH = 200
+# Nesting needs an opening bracket, "- " or "? " per level, except block mappings, which need a line
+# of deeper indentation per level (at most ~1,400 levels in MAX_BYTES).  libyaml's composer recurses
+# in C and crashes the process past ~20,000 levels, so text with this many openers is walked first.
+_OPENERS_BEFORE_WALK = 2_000
 
 
 def _count_nodes(tree: Any, path: Path) -> None:
@@ -38,6 +43,20 @@ def _count_nodes(tree: Any, path: Path) -> None:
             stack.extend(node)
 
 
+def _check_depth(text: str, path: Path) -> None:
+    """Refuse deep nesting before the (recursive) composer sees it; parse events come from a flat loop."""
+    if sum(text.count(c) for c in "[{-?") < _OPENERS_BEFORE_WALK:
+        return
+    depth = 0
+    for event in yaml.parse(text, Loader=Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InvalidInput(f"{path}: YAML nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def loads(data: bytes, path: Path) -> Any:
     """Parse YAML bytes read from ``path``; every failure is an InvalidInput naming the file."""
     if len(data) > MAX_BYTES:
@@ -47,6 +66,7 @@ def loads(data: bytes, path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
+        _check_depth(text, path)
         tree = yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -55,6 +75,8 @@ def loads(data: bytes, path: Path) -> Any:
         raise InvalidInput(f"{path}: invalid YAML{where}: {problem}") from None
     except RecursionError:
         raise InvalidInput(f"{path}: YAML nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2026-13-45
+        raise InvalidInput(f"{path}: invalid YAML value: {exc}") from None
     _count_nodes(tree, path)
     return tree
 
