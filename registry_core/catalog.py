@@ -166,7 +166,9 @@ class Catalog:
         elif selector == "latest":
             version = max(by_version)
         elif selector in self.settings.stage_names or selector == "none":
-            holder = state.holder(selector)
+            # A version never promoted has no entry in the replayed state: "none" is the newest such one.
+            holder = (max((v for v in by_version if state.stage(v) == "none"), default=None)
+                      if selector == "none" else state.holder(selector))
             if holder is None:
                 when = f" at {moment.isoformat()}" if moment else ""
                 raise NotFound(f"no version of {model!r} is in {selector}{when}")

@@ -1,0 +1,120 @@
+"""SPEC 3: the public SQL views (names and columns exactly) and the read-only query sandbox."""
+
+import pytest
+
+from registry_core import InvalidInput
+
+SPEC_VIEWS = {
+    "models": ["model", "description", "owner", "task", "tags"],
+    "versions": ["model", "version", "created_at", "created_by", "description", "framework", "stage", "params",
+                 "tags", "path"],
+    "metrics": ["model", "version", "metric", "value", "dataset", "step", "timestamp", "slice"],
+    "headline": ["model", "version", "metric", "dataset", "slice", "value"],
+    "params": ["model", "version", "name", "value"],
+    "lineage": ["model", "version", "kind", "name", "ref", "role"],
+    "events": ["id", "at", "by", "model", "action", "version", "stage", "reason", "request", "forced"],
+    "stages": ["model", "stage", "version", "since", "by"],
+    "requests": ["id", "model", "version", "stage", "by", "at", "approvals", "needed"],
+    "aliases": ["model", "alias", "version", "since", "by"],
+}
+
+
+@pytest.mark.parametrize("view", SPEC_VIEWS)
+def test_view_columns_are_exactly_the_spec(fraud, view):
+    assert list(fraud.query(f"SELECT * FROM {view}").columns) == SPEC_VIEWS[view]
+
+
+@pytest.mark.parametrize("view", SPEC_VIEWS)
+def test_view_columns_on_an_empty_catalog(empty_catalog, view):
+    frame = empty_catalog.query(f"SELECT * FROM {view}")
+    assert list(frame.columns) == SPEC_VIEWS[view] and len(frame) == 0
+
+
+def test_query_via_the_cli_returns_json_rows(cli, fraud):
+    result = cli("query", 'SELECT model, stage, version, "by" FROM stages ORDER BY stage', "--format", "json")
+    assert result.code == 0, result.err
+    assert result.json == [
+        {"model": "fraud-detector", "stage": "archived", "version": 1, "by": "alice@example.com"},
+        {"model": "fraud-detector", "stage": "production", "version": 2, "by": "alice@example.com"},
+    ]
+
+
+def test_query_csv_and_table(cli, fraud):
+    csv = cli("query", "SELECT model, version FROM versions ORDER BY model, version", "--format", "csv")
+    assert csv.out.splitlines() == ["model,version", "churn,1", "fraud-detector,1", "fraud-detector,2",
+                                    "fraud-detector,3"]
+    table = cli("query", "SELECT count(*) AS n FROM versions")
+    assert table.out.split() == ["N", "4"]
+
+
+def test_events_view_content(fraud):
+    frame = fraud.query('SELECT action, version, stage, "by", forced FROM events ORDER BY id')
+    assert list(frame["action"]) == ["promote", "promote", "promote", "request", "approve", "promote", "alias"]
+    assert not frame["forced"].any()
+
+
+def test_requests_view_lists_pending_with_counts(fraud_builder, fraud):
+    ident = fraud_builder.event("fraud-detector", "request", "2026-11-02T09:00:00Z", "carol@example.com",
+                                version=3, stage="production", reason="try it")
+    fraud_builder.event("fraud-detector", "approve", "2026-11-02T10:00:00Z", "carol@example.com", version=3,
+                        stage="production", request=ident)   # the requester's own approval does not count
+    records = fraud.query("SELECT * FROM requests").to_dict("records")
+    assert [r | {"at": None} for r in records] == [{
+        "id": ident, "model": "fraud-detector", "version": 3, "stage": "production",
+        "by": "carol@example.com", "at": None, "approvals": 0, "needed": 1}]
+    assert records[0]["at"].isoformat().startswith("2026-11-02T09:00:00")
+
+
+@pytest.mark.parametrize("sql", [
+    "INSERT INTO versions VALUES (1)",
+    "DELETE FROM versions",
+    "UPDATE versions SET model = 'x'",
+    "CREATE TABLE t AS SELECT 1",
+    "DROP VIEW versions",
+    "COPY (SELECT * FROM versions) TO '{out}'",
+    "COPY versions TO '{out}' (FORMAT parquet)",
+    "ATTACH '{out}' AS other",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+    "PRAGMA version",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_text('/etc/passwd')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM read_parquet('{parquet}')",
+    "SELECT * FROM glob('/etc/*')",
+    "SELECT 1; SELECT 2",
+    "",
+])
+def test_query_refuses_writes_files_attach_extensions(cli, fraud, tmp_path, sql):
+    out = tmp_path / "stolen.csv"
+    parquet = next(fraud.root.rglob("metrics.parquet"))
+    text = sql.format(out=out, parquet=parquet)
+    result = cli("query", text)
+    assert result.code == 1, result.out
+    assert result.err.startswith("error: ") and result.err.count("\n") == 1
+    assert "root:" not in result.out
+    assert not out.exists()
+    with pytest.raises(InvalidInput):
+        fraud.query(text)
+
+
+def test_query_cannot_reach_the_private_views_or_the_index_files(fraud):
+    with pytest.raises(InvalidInput):
+        fraud.query("SELECT manifest FROM _versions")
+    index = next((fraud.root / ".modelreg").rglob("versions.parquet"))
+    with pytest.raises(InvalidInput):
+        fraud.query(f"SELECT * FROM read_parquet('{index}')")
+
+
+def test_query_allows_joins_and_ctes_over_views(fraud):
+    frame = fraud.query("""
+        WITH prod AS (SELECT model, version FROM stages WHERE stage = 'production')
+        SELECT h.metric, h.value FROM headline h JOIN prod USING (model, version)
+        WHERE h.metric = 'roc_auc' AND h.dataset = 'test'""")
+    assert frame.to_dict("records") == [{"metric": "roc_auc", "value": 0.88}]
+
+
+def test_bad_sql_is_an_error_naming_the_problem(cli, fraud):
+    result = cli("query", "SELECT nope FROM versions")
+    assert result.code == 1 and "nope" in result.err
