@@ -124,15 +124,10 @@ def _run_payload(record: VersionRecord) -> tuple[list[Any], list[Any], dict[str,
     from mlflow.entities import Metric, Param
 
     end = ms(record.created_at)
-    metrics = [
-        Metric(metric_key(m, d), value, end, 0)
-        for (m, d), value in record.summary.items()
-    ]
+    metrics = [Metric(metric_key(m, d), value, end, 0) for (m, d), value in record.summary.items()]
     for name, values in record.curves.items():
         stamps = record.curve_times()
-        metrics += [
-            Metric(name, value, ms(stamps[i]), i + 1) for i, value in enumerate(values)
-        ]
+        metrics += [Metric(name, value, ms(stamps[i]), i + 1) for i, value in enumerate(values)]
     params = [Param(k, str(v)) for k, v in record.params.items()]
     tags = {
         "mlflow.user": record.created_by,
@@ -174,15 +169,11 @@ def load_bundle(client: MlflowClient, bundle: ModelBundle, artifact_root: Path) 
         artifact_location=str(artifact_root / model.name),
         tags={"owner": model.owner, "task": model.task},
     )
-    client.create_registered_model(
-        model.name, tags=model.tags, description=model.description
-    )
+    client.create_registered_model(model.name, tags=model.tags, description=model.description)
     for record in bundle.versions:
         metrics, params, tags = _run_payload(record)
         start = ms(record.created_at - dt.timedelta(seconds=record.duration_s))
-        run = client.create_run(
-            experiment_id, start_time=start, tags=tags, run_name=f"v{record.version}"
-        )
+        run = client.create_run(experiment_id, start_time=start, tags=tags, run_name=f"v{record.version}")
         run_id = run.info.run_id
         client.log_batch(run_id, metrics=metrics, params=params)
         client.log_inputs(run_id, datasets=_dataset_inputs(record))
@@ -199,9 +190,7 @@ def load_bundle(client: MlflowClient, bundle: ModelBundle, artifact_root: Path) 
         client.set_registered_model_alias(model.name, event.stage, str(event.version))
 
 
-def load(
-    client: MlflowClient, workload: Workload, store: Path, progress: bool = False
-) -> dict[str, Any]:
+def load(client: MlflowClient, workload: Workload, store: Path, progress: bool = False) -> dict[str, Any]:
     """Load the whole workload; return the count, time and rate."""
     started = time.perf_counter()
     done = 0
@@ -227,9 +216,7 @@ def load(
 # registration the way a user does it
 
 
-def register_like_a_user(
-    client: MlflowClient, bundle: ModelBundle, name: str, stepwise: bool
-) -> dict[str, Any]:
+def register_like_a_user(client: MlflowClient, bundle: ModelBundle, name: str, stepwise: bool) -> dict[str, Any]:
     """Register ``bundle``'s versions again under model ``name``, one by one, with the fluent API.
 
     Each version: ``start_run``, ``log_params``, ``log_metrics`` (headline),
@@ -240,20 +227,14 @@ def register_like_a_user(
     import mlflow
     from mlflow.entities import Metric
 
-    experiment_id = client.create_experiment(
-        name, artifact_location=str(Path(tempfile.mkdtemp()) / name)
-    )
+    experiment_id = client.create_experiment(name, artifact_location=str(Path(tempfile.mkdtemp()) / name))
     client.create_registered_model(name)
     started = time.perf_counter()
     for record in bundle.versions:
-        with mlflow.start_run(
-            experiment_id=experiment_id, run_name=f"v{record.version}"
-        ) as run:
+        with mlflow.start_run(experiment_id=experiment_id, run_name=f"v{record.version}") as run:
             run_id = run.info.run_id
             mlflow.log_params(record.params)
-            mlflow.log_metrics(
-                {metric_key(m, d): v for (m, d), v in record.summary.items()}
-            )
+            mlflow.log_metrics({metric_key(m, d): v for (m, d), v in record.summary.items()})
             if stepwise:
                 for i in range(len(record.curves["val_loss"])):
                     mlflow.log_metrics(
@@ -262,19 +243,13 @@ def register_like_a_user(
                     )
             else:
                 now = ms(dt.datetime.now(dt.UTC))
-                curve = [
-                    Metric(k, v, now, i + 1)
-                    for k, values in record.curves.items()
-                    for i, v in enumerate(values)
-                ]
+                curve = [Metric(k, v, now, i + 1) for k, values in record.curves.items() for i, v in enumerate(values)]
                 client.log_batch(run_id, metrics=curve)
             client.log_inputs(run_id, datasets=_dataset_inputs(record))
             if record.parents:
                 mlflow.set_tag("parent", f"{record.model}@{record.parents[0]}")
             mlflow.log_dict({"params": record.params}, "model/model.json")
-        client.create_model_version(
-            name, source=f"{run.info.artifact_uri}/model", run_id=run_id
-        )
+        client.create_model_version(name, source=f"{run.info.artifact_uri}/model", run_id=run_id)
     seconds = time.perf_counter() - started
     return {
         "versions": len(bundle.versions),
@@ -308,27 +283,18 @@ def _all_registered_models(client: MlflowClient) -> list[Any]:
             return models
 
 
-def measure(
-    client: MlflowClient, workload: Workload, repeats: int
-) -> tuple[dict[str, float], dict[str, Any]]:
+def measure(client: MlflowClient, workload: Workload, repeats: int) -> tuple[dict[str, float], dict[str, Any]]:
     """Time each question; return (median seconds by operation, answers to check against the workload)."""
     import mlflow
 
     q = workload.queries()
     board_key = metric_key(q.leaderboard_metric, q.leaderboard_dataset)
-    compare_runs = [
-        client.get_model_version(q.compare_model, str(v)).run_id
-        for v in q.compare_versions
-    ]
+    compare_runs = [client.get_model_version(q.compare_model, str(v)).run_id for v in q.compare_versions]
     curve_run = client.get_model_version(q.curve_model, str(q.curve_version)).run_id
-    headline_keys = [
-        metric_key(m, "test") for m in ("accuracy", "roc_auc", "f1", "log_loss")
-    ]
+    headline_keys = [metric_key(m, "test") for m in ("accuracy", "roc_auc", "f1", "log_loss")]
 
     def resolve() -> int:
-        return int(
-            client.get_model_version_by_alias(q.resolve_model, q.resolve_stage).version
-        )
+        return int(client.get_model_version_by_alias(q.resolve_model, q.resolve_stage).version)
 
     def listing() -> dict[str, int]:
         rows = {}
@@ -349,23 +315,15 @@ def measure(
         return int(runs[0].info.run_name.lstrip("v"))
 
     def leaderboard_via_versions() -> int:
-        versions = client.search_model_versions(
-            f"name = '{q.leaderboard_model}'", max_results=1000
-        )
-        scored = [
-            (client.get_run(mv.run_id).data.metrics[board_key], int(mv.version))
-            for mv in versions
-        ]
+        versions = client.search_model_versions(f"name = '{q.leaderboard_model}'", max_results=1000)
+        scored = [(client.get_run(mv.run_id).data.metrics[board_key], int(mv.version)) for mv in versions]
         return max(scored)[1]
 
     def compare() -> int:
         return len([client.get_run(run_id).data.metrics for run_id in compare_runs])
 
     def compare_with_lookup() -> int:
-        runs = [
-            client.get_run(client.get_model_version(q.compare_model, str(v)).run_id)
-            for v in q.compare_versions
-        ]
+        runs = [client.get_run(client.get_model_version(q.compare_model, str(v)).run_id) for v in q.compare_versions]
         return len(runs)
 
     def cross_filter() -> int:
@@ -420,12 +378,9 @@ def check(workload: Workload, answers: dict[str, Any], listed: int) -> dict[str,
     return {
         "resolve": answers["resolve"] == truth["resolve"],
         "listing": answers["listing"] == truth["production"],
-        "leaderboard": answers["leaderboard"]
-        == answers["leaderboard_via_versions"]
-        == truth["leaderboard_top"],
+        "leaderboard": answers["leaderboard"] == answers["leaderboard_via_versions"] == truth["leaderboard_top"],
         "cross_filter": answers["cross_filter"] == truth["filter_count"],
-        "curve": answers["curve"]
-        == len(next(iter(workload.versions())).curves["val_loss"]),
+        "curve": answers["curve"] == len(next(iter(workload.versions())).curves["val_loss"]),
         "fresh_process_listing": listed == workload.n_models,
     }
 
@@ -439,9 +394,7 @@ def run(
 ) -> dict[str, Any]:
     """Load (unless ``store`` already holds this workload), time everything, return the JSON-able result."""
     temporary = store is None
-    store = (
-        Path(tempfile.mkdtemp(prefix="mlflow-bench-")) if store is None else Path(store)
-    )
+    store = Path(tempfile.mkdtemp(prefix="mlflow-bench-")) if store is None else Path(store)
     store.mkdir(parents=True, exist_ok=True)
     identity = {
         "n_models": workload.n_models,
@@ -449,11 +402,10 @@ def run(
         "seed": workload.seed,
     }
     marker = store / MARKER
+    load_before = os.getloadavg()
     reuse = marker.exists() and json.loads(marker.read_text()) == identity
     if not reuse and (store / "mlflow.db").exists():
-        raise FileExistsError(
-            f"{store} holds another MLflow store; use an empty folder"
-        )
+        raise FileExistsError(f"{store} holds another MLflow store; use an empty folder")
     try:
         client = open_client(store)
         import mlflow
@@ -475,17 +427,11 @@ def run(
             bundle = workload.bundle(0)
             subset = ModelBundle(bundle.model, bundle.versions[:register], [])
             stamp = f"{time.time_ns():x}"
-            registration["batch_curves"] = register_like_a_user(
-                client, subset, f"bench-register-{stamp}", False
-            )
-            registration["stepwise_curves"] = register_like_a_user(
-                client, subset, f"bench-stepwise-{stamp}", True
-            )
+            registration["batch_curves"] = register_like_a_user(client, subset, f"bench-register-{stamp}", False)
+            registration["stepwise_curves"] = register_like_a_user(client, subset, f"bench-stepwise-{stamp}", True)
             for name in (f"bench-register-{stamp}", f"bench-stepwise-{stamp}"):
                 client.delete_registered_model(name)
-                client.delete_experiment(
-                    client.get_experiment_by_name(name).experiment_id
-                )
+                client.delete_experiment(client.get_experiment_by_name(name).experiment_id)
             rates["register"] = registration["batch_curves"]["per_s"]
             rates["register_stepwise"] = registration["stepwise_curves"]["per_s"]
 
@@ -503,6 +449,11 @@ def run(
             "timings_s": {k: round(v, 6) for k, v in timings.items()},
             "rates_per_s": rates,
             "checks": check(workload, answers, listed),
+            # other work on the machine skews timings: record how busy it was
+            "load_average": {
+                "before": [round(x, 2) for x in load_before],
+                "after": [round(x, 2) for x in os.getloadavg()],
+            },
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "measured_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -517,9 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks.mlflow_side",
         description="Load the benchmark workload into MLflow and time it.",
     )
-    parser.add_argument(
-        "--size", type=int, choices=sorted(SIZES), help="named size (total versions)"
-    )
+    parser.add_argument("--size", type=int, choices=sorted(SIZES), help="named size (total versions)")
     parser.add_argument("--models", type=int, help="number of models (default 10)")
     parser.add_argument("--versions", type=int, help="versions per model (default 20)")
     parser.add_argument("--seed", type=int, default=0)
@@ -540,18 +489,12 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="keep the MLflow store here and reuse it if it holds this workload",
     )
-    parser.add_argument(
-        "--out", type=Path, help="also write the JSON result to this file"
-    )
-    parser.add_argument(
-        "--quiet", action="store_true", help="no loading progress on stderr"
-    )
+    parser.add_argument("--out", type=Path, help="also write the JSON result to this file")
+    parser.add_argument("--quiet", action="store_true", help="no loading progress on stderr")
     args = parser.parse_args(argv)
     if args.size is not None and (args.models or args.versions):
         parser.error("give --size or --models/--versions, not both")
-    models, versions = (
-        SIZES[args.size] if args.size else (args.models or 10, args.versions or 20)
-    )
+    models, versions = SIZES[args.size] if args.size else (args.models or 10, args.versions or 20)
     result = run(
         Workload(models, versions, args.seed),
         args.store,

@@ -196,10 +196,7 @@ class VersionRecord:
     def curve_times(self) -> list[dt.datetime]:
         """When each curve step was measured: spread over the run, which ends at ``created_at``."""
         start = self.created_at - dt.timedelta(seconds=self.duration_s)
-        return [
-            start + dt.timedelta(seconds=self.duration_s * s / CURVE_STEPS)
-            for s in range(1, CURVE_STEPS + 1)
-        ]
+        return [start + dt.timedelta(seconds=self.duration_s * s / CURVE_STEPS) for s in range(1, CURVE_STEPS + 1)]
 
 
 @dataclass(frozen=True)
@@ -293,32 +290,20 @@ def make_version(model: ModelRecord, version: int, seed: int = 0) -> VersionReco
 
     # quality: a per-model base, a slow trend over versions, a small param effect, noise
     trend = 0.07 * (1 - math.exp(-version / 30))
-    effect = {"adam": 0.01, "adamw": 0.008, "sgd": -0.01}[optimizer] - 0.002 * abs(
-        int(params["max_depth"]) - 7
-    )
+    effect = {"adam": 0.01, "adamw": 0.008, "sgd": -0.01}[optimizer] - 0.002 * abs(int(params["max_depth"]) - 7)
     quality = base + trend + effect + rng.gauss(0, 0.015)
     summary: dict[tuple[str, str], float] = {}
     for dataset in HEADLINE_DATASETS:
-        q = (
-            quality
-            + (0.004 if dataset == "validation" else -0.004)
-            + rng.gauss(0, 0.004)
-        )
+        q = quality + (0.004 if dataset == "validation" else -0.004) + rng.gauss(0, 0.004)
         accuracy = _clip(q, 0.5, 0.995)
         precision = _clip(q - 0.04 + rng.gauss(0, 0.01), 0.3, 0.995)
         recall = _clip(q - 0.06 + rng.gauss(0, 0.015), 0.3, 0.995)
         summary[("accuracy", dataset)] = round(accuracy, 6)
-        summary[("roc_auc", dataset)] = round(
-            _clip(q + 0.05 + rng.gauss(0, 0.005), 0.5, 0.999), 6
-        )
-        summary[("f1", dataset)] = round(
-            2 * precision * recall / (precision + recall), 6
-        )
+        summary[("roc_auc", dataset)] = round(_clip(q + 0.05 + rng.gauss(0, 0.005), 0.5, 0.999), 6)
+        summary[("f1", dataset)] = round(2 * precision * recall / (precision + recall), 6)
         summary[("precision", dataset)] = round(precision, 6)
         summary[("recall", dataset)] = round(recall, 6)
-        summary[("log_loss", dataset)] = round(
-            -math.log(accuracy) * 1.3 + rng.uniform(0, 0.02), 6
-        )
+        summary[("log_loss", dataset)] = round(-math.log(accuracy) * 1.3 + rng.uniform(0, 0.02), 6)
 
     final_val = summary[("log_loss", "validation")]
     curves: dict[str, list[float]] = {
@@ -329,12 +314,8 @@ def make_version(model: ModelRecord, version: int, seed: int = 0) -> VersionReco
     for step in range(1, CURVE_STEPS + 1):
         decay = math.exp(-step / 12)
         overfit = 0.0004 * max(0, step - 35) ** 1.5
-        curves["train_loss"].append(
-            round(final_val * 0.85 + 0.6 * decay + rng.gauss(0, 0.004), 6)
-        )
-        curves["val_loss"].append(
-            round(final_val + 0.55 * decay + overfit + rng.gauss(0, 0.006), 6)
-        )
+        curves["train_loss"].append(round(final_val * 0.85 + 0.6 * decay + rng.gauss(0, 0.004), 6))
+        curves["val_loss"].append(round(final_val + 0.55 * decay + overfit + rng.gauss(0, 0.006), 6))
         acc = summary[("accuracy", "validation")] - 0.25 * decay + rng.gauss(0, 0.003)
         curves["val_accuracy"].append(round(_clip(acc, 0.0, 1.0), 6))
 
@@ -362,9 +343,7 @@ def make_version(model: ModelRecord, version: int, seed: int = 0) -> VersionReco
         BASE_TIME
         + dt.timedelta(minutes=37 * model.index)
         + VERSION_INTERVAL * (version - 1)
-        + dt.timedelta(
-            seconds=rng.randint(0, 3 * 3600), microseconds=rng.randint(0, 999_999)
-        )
+        + dt.timedelta(seconds=rng.randint(0, 3 * 3600), microseconds=rng.randint(0, 999_999))
     )
     framework = _FRAMEWORKS[model.index % len(_FRAMEWORKS)]
     return VersionRecord(
@@ -396,9 +375,7 @@ def event_id(at: dt.datetime, rng: random.Random) -> str:
     return f"{at.astimezone(dt.UTC):%Y%m%dT%H%M%S.%fZ}-{rng.getrandbits(32):08x}"
 
 
-def make_events(
-    model: ModelRecord, versions: list[VersionRecord], seed: int = 0
-) -> list[EventRecord]:
+def make_events(model: ModelRecord, versions: list[VersionRecord], seed: int = 0) -> list[EventRecord]:
     """The stage history of one model, in id (= time) order.
 
     About 30% of versions are promoted to staging a few hours after they are
@@ -509,9 +486,7 @@ class Workload:
 
     def bundle(self, index: int) -> ModelBundle:
         model = self.model(index)
-        versions = [
-            make_version(model, v, self.seed) for v in range(1, self.n_versions + 1)
-        ]
+        versions = [make_version(model, v, self.seed) for v in range(1, self.n_versions + 1)]
         return ModelBundle(model, versions, make_events(model, versions, self.seed))
 
     def bundles(self) -> Iterator[ModelBundle]:
@@ -567,9 +542,7 @@ class Workload:
             "resolve": bundle.holder(q.resolve_stage),
             "leaderboard_top": board[0].version,
             "filter_count": len(matches),
-            "production": {
-                b.model.name: b.holder("production") for b in self.bundles()
-            },
+            "production": {b.model.name: b.holder("production") for b in self.bundles()},
         }
 
 
@@ -630,9 +603,7 @@ def manifest(record: VersionRecord, artifacts: list[dict[str, Any]]) -> dict[str
         "parents": [f"{record.model}@{p}" for p in record.parents],
         "run": {
             "id": record.run_id,
-            "started_at": iso(
-                record.created_at - dt.timedelta(seconds=record.duration_s)
-            ),
+            "started_at": iso(record.created_at - dt.timedelta(seconds=record.duration_s)),
             "duration_s": record.duration_s,
             "hardware": "8 vCPU, 32 GiB",
         },
@@ -758,9 +729,7 @@ def write_model(root: Path, bundle: ModelBundle, artifacts: bool = True) -> int:
 
 def _write_model_job(args: tuple[str, int, int, int, int, bool]) -> int:
     root, n_models, n_versions, seed, index, artifacts = args
-    return write_model(
-        Path(root), Workload(n_models, n_versions, seed).bundle(index), artifacts
-    )
+    return write_model(Path(root), Workload(n_models, n_versions, seed).bundle(index), artifacts)
 
 
 def write_catalog(
@@ -780,9 +749,7 @@ def write_catalog(
     root = Path(root)
     if (root / "models").exists() and any((root / "models").iterdir()):
         if not force:
-            raise FileExistsError(
-                f"{root / 'models'} is not empty (use force=True / --force to replace it)"
-            )
+            raise FileExistsError(f"{root / 'models'} is not empty (use force=True / --force to replace it)")
         shutil.rmtree(root / "models")
         shutil.rmtree(root / ".modelreg", ignore_errors=True)
     (root / "models").mkdir(parents=True, exist_ok=True)
@@ -794,11 +761,7 @@ def write_catalog(
     ]
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            files = sum(
-                pool.map(
-                    _write_model_job, tasks, chunksize=max(1, len(tasks) // (jobs * 4))
-                )
-            )
+            files = sum(pool.map(_write_model_job, tasks, chunksize=max(1, len(tasks) // (jobs * 4))))
     else:
         files = sum(map(_write_model_job, tasks))
     return {
@@ -838,9 +801,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Write a deterministic benchmark workload as a catalog.",
     )
     parser.add_argument("out", type=Path, help="catalog folder to create")
-    parser.add_argument(
-        "--size", type=int, choices=sorted(SIZES), help="named size (total versions)"
-    )
+    parser.add_argument("--size", type=int, choices=sorted(SIZES), help="named size (total versions)")
     parser.add_argument("--models", type=int, help="number of models (default 10)")
     parser.add_argument("--versions", type=int, help="versions per model (default 20)")
     parser.add_argument("--seed", type=int, default=0)
@@ -855,15 +816,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not write a small artifact per version",
     )
-    parser.add_argument(
-        "--force", action="store_true", help="replace an existing models/ folder"
-    )
+    parser.add_argument("--force", action="store_true", help="replace an existing models/ folder")
     args = parser.parse_args(argv)
     if args.size is not None and (args.models or args.versions):
         parser.error("give --size or --models/--versions, not both")
-    models, versions = (
-        SIZES[args.size] if args.size else (args.models or 10, args.versions or 20)
-    )
+    models, versions = SIZES[args.size] if args.size else (args.models or 10, args.versions or 20)
     if models < 1 or versions < 1:
         parser.error("--models and --versions must be positive")
     try:
