@@ -97,15 +97,19 @@ class CatalogBuilder:
         return self.write_yaml(f"models/{name}/model.yaml", {"name": name, **fields})
 
     def version(self, model: str, version: int, created_at: str = "2026-10-01T10:00:00Z",
-                metrics: list[dict] | None = None, artifacts: dict[str, bytes] | None = None,
+                metrics: list[dict] | None = None, artifacts: dict[str, bytes] | list[dict] | None = None,
                 **fields: Any) -> Path:
-        """A version folder: metric table and artifacts first, manifest.yaml last."""
+        """A version folder: metric table and artifacts first, manifest.yaml last.
+
+        ``artifacts``: ``{name: bytes}`` files written with their sha256 and size, or a list of raw manifest
+        entries (URIs, bad paths) written as given.
+        """
         folder = self.root / "models" / model / "versions" / str(version)
         folder.mkdir(parents=True, exist_ok=True)
         if metrics is not None:
             self.metrics(model, version, metrics)
-        entries = []
-        for name, data in (artifacts or {}).items():
+        entries = list(artifacts) if isinstance(artifacts, list) else []
+        for name, data in (artifacts if isinstance(artifacts, dict) else {}).items():
             path = folder / "artifacts" / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
@@ -113,7 +117,7 @@ class CatalogBuilder:
                             "size": len(data)})
         manifest = {"model": model, "version": version, "created_at": created_at, **fields}
         if entries:
-            manifest["artifacts"] = entries + list(manifest.get("artifacts", []))
+            manifest["artifacts"] = entries
         return self.write_yaml(f"models/{model}/versions/{version}/manifest.yaml", manifest)
 
     def metrics(self, model: str, version: int, rows: list[dict], name: str = "metrics.parquet") -> Path:
