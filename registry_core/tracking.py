@@ -15,6 +15,7 @@ the process imported.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import math
@@ -418,12 +419,18 @@ def git_facts(exclude: Path | None = None) -> dict:
     return facts
 
 
+@functools.cache
+def _module_owners() -> dict[str, list[str]]:
+    """Top-level module -> distributions (scanning every installed package takes most of a second)."""
+    try:
+        return importlib.metadata.packages_distributions()
+    except Exception:  # broken package metadata must not fail a training run
+        return {}
+
+
 def imported_packages() -> list[str]:
     """``name==version`` of every installed distribution this process has imported, sorted."""
-    try:
-        owners = importlib.metadata.packages_distributions()
-    except Exception:  # broken package metadata must not fail a training run
-        return []
+    owners = _module_owners()
     names = set()
     for module in list(sys.modules):
         top = module.partition(".")[0]
