@@ -463,6 +463,13 @@ def run(
             shutil.rmtree(store, ignore_errors=True)
 
 
+def merge_result(path: Path, result: dict[str, Any]) -> None:
+    """Keep one result per workload size in ``path`` (e.g. benchmarks/RESULTS-mlflow.json)."""
+    merged = json.loads(path.read_text()) if path.exists() else {}
+    merged[str(result["versions"])] = result
+    path.write_text(json.dumps(dict(sorted(merged.items(), key=lambda kv: int(kv[0]))), indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.mlflow_side",
@@ -490,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the MLflow store here and reuse it if it holds this workload",
     )
     parser.add_argument("--out", type=Path, help="also write the JSON result to this file")
+    parser.add_argument(
+        "--merge-into", type=Path, help="also store the result in this JSON file under the key of its size"
+    )
     parser.add_argument("--quiet", action="store_true", help="no loading progress on stderr")
     args = parser.parse_args(argv)
     if args.size is not None and (args.models or args.versions):
@@ -505,6 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
+    if args.merge_into:
+        merge_result(args.merge_into, result)
     print(text)
     return 0
 
