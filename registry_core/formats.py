@@ -36,11 +36,20 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+MAX_CELL = 60
+
+
+def _short(text: str) -> str:
+    """Tables are for reading at a terminal: long cells are cut (json and csv keep everything)."""
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
 def to_table(rows: list[dict], columns: list[str] | None = None) -> str:
     if not rows:
         return "(none)"
     columns = columns or list(dict.fromkeys(k for row in rows for k in row))
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
+    cells = [[_short(_cell(row.get(c))) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
