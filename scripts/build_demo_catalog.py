@@ -171,8 +171,8 @@ class Splits:
         return cls(name, version, {"train": X_train, "validation": X_val, "test": X_test},
                    {"train": y_train, "validation": y_val, "test": y_test})
 
-    def log(self, run: Run, roles: tuple[str, ...] = ("train", "validation", "test")) -> None:
-        for role in roles:
+    def log(self, run: Run) -> None:
+        for role in ("train", "validation", "test"):
             run.log_dataset(role, self.name, self.version, data=(self.X[role], self.y[role]))
 
 
@@ -236,10 +236,6 @@ def load_model(catalog: Catalog, ref: str):
     return sio.load(path, trusted=types), found["ref"]
 
 
-def tuned(model) -> dict:
-    return dict(model.get_params())
-
-
 def live(metric: str, value: float, stamp: dt.datetime, slice_: str | None = None) -> dict:
     """A monitoring row: every column present, so no row's keys depend on another's."""
     return {"metric": metric, "value": float(value), "dataset": "live", "step": None, "timestamp": stamp,
@@ -264,27 +260,29 @@ class Trained:
 
 
 class Story:
-    """The acting users, and a log of what happened for the summary."""
+    """The acting users; each step checks that it turned out as the story says."""
 
     def __init__(self, root: Path, workdir: Path) -> None:
-        self.root = root
         self.workdir = workdir
         base = Catalog(root)
         self.as_ = {user: base.as_user(user) for user in (ALICE, BOB, CAROL)}
-        self.lines: list[str] = []
 
     def say(self, line: str) -> None:
-        self.lines.append(line)
         print(f"  {line}")
 
     def promote(self, user: str, model: str, version: int, stage: str, reason: str | None = None,
-                force: bool = False) -> dict | None:
+                force: bool = False, refused: bool = False) -> dict | None:
+        """Promote or request; ``refused=True`` when the story expects the policy to say no."""
         who = user.split("@")[0]
         try:
             result = self.as_[user].promote(model, version, stage, reason=reason, force=force)
         except PolicyRefused as exc:
+            if not refused:
+                raise SystemExit(f"error: the story expects {model}@{version} -> {stage} to pass: {exc}") from None
             self.say(f"{who}: {model}@{version} -> {stage} REFUSED (nothing written): {exc}")
             return None
+        if refused:
+            raise SystemExit(f"error: the story expects the gates to refuse {model}@{version} -> {stage}")
         verb = {"promoted": "promoted", "pending": "requested"}[result["status"]]
         self.say(f"{who} {verb}{' (forced)' if force else ''} {model}@{version} -> {stage}"
                  f"{' ' + result['request'] if result['request'] else ''}")
@@ -311,7 +309,7 @@ def train_fraud(story: Story, data: Splits, user: str, params: dict, description
             model = HistGradientBoostingClassifier(early_stopping=False, random_state=0, **params)
         data.log(run)
         model.fit(data.X["train"], data.y["train"])
-        run.log_params(tuned(model))
+        run.log_params(model.get_params())
         for role in ("train", "validation"):
             for step, proba in enumerate(model.staged_predict_proba(data.X[role]), start=1):
                 run.log_metric("log_loss", log_loss(data.y[role], proba), step=step, dataset=role)
@@ -381,7 +379,7 @@ def fraud_story(story: Story) -> None:
     v3 = train_fraud(story, data, CAROL, {"max_iter": 30, "learning_rate": 0.05, "max_depth": 2},
                      "A cheap model: 30 rounds of depth-2 trees, for the low-latency path.")
     story.promote(CAROL, model, v3.version, "staging", "try the cheap model")
-    story.promote(CAROL, model, v3.version, "production", "cheaper to serve")  # refused by the gates
+    story.promote(CAROL, model, v3.version, "production", "cheaper to serve", refused=True)
 
     v4 = train_fraud(story, data, BOB, {"max_iter": 120}, "v2 warm-started for 40 more boosting rounds.",
                      parent=f"{model}@{v2.version}")
@@ -437,7 +435,7 @@ def train_digits(story: Story, data: Splits, user: str, params: dict, epochs: in
                                dataset=role)
             run.log_metric("log_loss", log_loss(data.y["validation"], model.predict_proba(data.X["validation"]),
                                                 labels=classes), step=epoch, dataset="validation")
-        run.log_params({**tuned(model), "epochs": first + epochs - 1})
+        run.log_params({**model.get_params(), "epochs": first + epochs - 1})
         for role in ("validation", "test"):
             run.log_metrics(digits_scores(model, data.X[role], data.y[role]), dataset=role)
         test_shifted = shifted(data.X["test"], seed=5)
@@ -462,7 +460,7 @@ def digits_story(story: Story) -> None:
     v1 = train_digits(story, data, CAROL, {"hidden_layer_sizes": (32,), "learning_rate_init": 0.001}, 40,
                       "One hidden layer of 32 units, 40 epochs of Adam.")
     story.promote(CAROL, model, v1.version, "staging")
-    story.promote(CAROL, model, v1.version, "production", "first digits model")  # refused: accuracy below 0.93
+    story.promote(CAROL, model, v1.version, "production", "first digits model", refused=True)  # accuracy < 0.93
 
     v2 = train_digits(story, data, CAROL, {"hidden_layer_sizes": (64,), "learning_rate_init": 0.001}, 40,
                       "One hidden layer of 64 units, 40 epochs.")
@@ -504,7 +502,7 @@ def train_diabetes(story: Story, data: Splits, user: str, params: dict, descript
         model = HistGradientBoostingRegressor(early_stopping=False, random_state=0, **params)
         data.log(run)
         model.fit(data.X["train"], data.y["train"])
-        run.log_params(tuned(model))
+        run.log_params(model.get_params())
         for role in ("train", "validation"):
             for step, predicted in enumerate(model.staged_predict(data.X[role]), start=1):
                 run.log_metric("rmse", root_mean_squared_error(data.y[role], predicted), step=step, dataset=role)
@@ -539,7 +537,7 @@ def diabetes_story(story: Story) -> None:
 
     v3 = train_diabetes(story, data, BOB, {"max_iter": 200, "learning_rate": 0.2, "max_leaf_nodes": 31},
                         "Big trees (31 leaves) at learning rate 0.2: does capacity help?")
-    story.promote(BOB, model, v3.version, "staging", "more capacity")  # refused: overfits, r2 too low
+    story.promote(BOB, model, v3.version, "staging", "more capacity", refused=True)  # overfits: r2 too low
 
     v4 = train_diabetes(story, data, CAROL, {"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 8},
                         "8-leaf trees, learning rate 0.05, 150 rounds.")
@@ -573,7 +571,7 @@ def prepare(out: Path) -> None:
         shutil.rmtree(out)
 
 
-def build(out: Path) -> list[str]:
+def build(out: Path) -> None:
     prepare(out)
     Catalog.init(out, name="modelreg demo")
     (out / "registry.yaml").write_text(REGISTRY_YAML, encoding="utf-8")
@@ -587,7 +585,6 @@ def build(out: Path) -> list[str]:
                            ("diabetes-progression", diabetes_story)):
             print(name)
             play(story)
-    return story.lines
 
 
 def main(argv: list[str] | None = None) -> int:
