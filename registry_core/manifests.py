@@ -11,7 +11,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from .errors import InvalidInput
+from .layout import MODEL_FILE
 from .names import NAME_RE, parse_ref
+from .settings import parse_policies
 from .yamlio import parse_time
 
 MANIFEST_KEYS = {
@@ -119,6 +121,11 @@ def check_model_file(raw: Any, model: str) -> tuple[list[str], list[str]]:
             errors.append(f"{key!r} must be a string")
     if raw.get("tags") is not None and not isinstance(raw["tags"], dict):
         errors.append("'tags' must be a mapping")
+    if raw.get("policies") is not None:
+        try:
+            parse_policies(raw["policies"], MODEL_FILE)
+        except InvalidInput as exc:
+            errors.append(str(exc).removeprefix(f"{MODEL_FILE}: "))
     warnings = [f"unknown key {key!r} (kept)" for key in raw if key not in MODEL_KEYS]
     return errors, warnings
 

@@ -62,11 +62,19 @@ def validate(catalog: Catalog) -> list[dict]:
                          "message": f"{row['n']} rows for {row['metric']} step {row['step']}"})
     for row in catalog.sql("SELECT model, version, path, manifest FROM _versions"):
         manifest = json.loads(row["manifest"])
+        folder = catalog.root / row["path"]
         for item in manifest.get("artifacts") or []:
             rel = item.get("path")
-            if rel and not (catalog.root / row["path"] / rel).is_file():
-                problems.append({"path": f"{row['path']}/manifest.yaml", "severity": "error",
-                                 "message": f"artifact {rel} is missing"})
+            if not rel:
+                continue
+            path = folder / rel
+            if path.is_symlink() or not path.resolve().is_relative_to(folder.resolve()):
+                message = f"artifact {rel} is a link or leaves the version folder (verify refuses to read it)"
+            elif not path.is_file():
+                message = f"artifact {rel} is missing"
+            else:
+                continue
+            problems.append({"path": f"{row['path']}/manifest.yaml", "severity": "error", "message": message})
     return sorted(problems, key=lambda p: (p["severity"] != "error", p["path"]))
 
 
