@@ -23,6 +23,7 @@ from .compare import Comparison, compare_versions
 from .derive import events_from_table, needed_approvals
 from .errors import CatalogError, InvalidInput, NotFound, RegistryError
 from .events import ModelState, replay
+from .gitsync import committing
 from .index import Generation, Index, connect
 from .layout import Layout
 from .names import Ref, check_name, check_version, parse_ref
@@ -295,10 +296,12 @@ class Catalog:
         return self.sql("SELECT path, severity, message FROM _problems ORDER BY severity, path")
 
     # -- writing ---------------------------------------------------------------------------------
+    @committing
     def register(self, model: str, **kwargs: Any) -> dict:
         """Add a version; see ``writing.register`` for the arguments. Returns {model, version, path}."""
         return writing.register(self, model, **kwargs)
 
+    @committing
     def log_metrics(self, ref: str, metrics: Any, dataset: str | None = None) -> str:
         return writing.log_metrics(self, ref, metrics, dataset)
 
@@ -307,22 +310,28 @@ class Catalog:
         """What promoting would do now (gates, permissions), without writing anything."""
         return lifecycle.plan(self, model, check_version(version), stage, user or self.user, force)
 
+    @committing
     def promote(self, model: str, version: int | str, stage: str, reason: str | None = None,
                 force: bool = False) -> dict:
         return lifecycle.promote(self, model, check_version(version), stage, reason, force)
 
+    @committing
     def approve(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "approve", reason)
 
+    @committing
     def reject(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "reject", reason)
 
+    @committing
     def cancel(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "cancel", reason)
 
+    @committing
     def rollback(self, model: str, stage: str = "production", reason: str | None = None) -> dict:
         return lifecycle.rollback(self, model, stage, reason)
 
+    @committing
     def alias(self, model: str, version: int | str | None, name: str, remove: bool = False) -> dict:
         return lifecycle.set_alias(self, model, version, name, remove)
 

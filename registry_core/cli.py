@@ -295,6 +295,30 @@ def cmd_gc(args: argparse.Namespace, cat: Catalog) -> int:
     return 0
 
 
+def cmd_import_mlflow(args: argparse.Namespace, cat: Catalog) -> int:
+    from .mlflow_import import import_mlflow
+
+    rows = import_mlflow(cat, args.tracking_uri, models=args.model, artifacts=args.artifacts,
+                         dataset_prefixes=args.dataset_prefix)
+    out(formats.render(rows, args.format, ["mlflow", "ref", "action", "detail"]))
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
+    from .gitsync import sync
+
+    result = sync(cat, remote=args.remote, push=not args.no_push).to_dict()
+    if args.format == "json":
+        out(formats.to_json(result))
+        return 0
+    for move in result["renumbered"]:
+        out(f"renumbered {move['model']}@{move['from']} -> {move['model']}@{move['to']} "
+            "(its number was taken by a pushed version)")
+    out(f"committed {result['committed'][:12] if result['committed'] else 'nothing'}; pulled {result['pulled']} "
+        f"commit(s); pushed {result['pushed']} commit(s)")
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelreg", description="A model registry that lives in your git repo.")
@@ -396,6 +420,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("gc", "remove leftovers of interrupted writes (temporary files, unfinished versions)", cmd_gc)
     p.add_argument("--older-than", type=float, default=60, help="only leftovers older than this many minutes")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    p = command("import-mlflow", "bring registered models, runs and stages in from an MLflow store; "
+                "re-running imports only what is new", cmd_import_mlflow)
+    p.add_argument("--tracking-uri", required=True, help="MLflow store: sqlite:///mlflow.db, ./mlruns, http://...")
+    p.add_argument("--model", action="append", help="only this registered model (repeatable; default: all)")
+    p.add_argument("--artifacts", choices=("copy", "reference", "none"), default="copy",
+                   help="copy model files in (default), record their URIs with checksums, or skip them")
+    p.add_argument("--dataset-prefix", action="append", metavar="PREFIX=DATASET",
+                   help="split metric names into metric and dataset, e.g. test_=test (repeatable)")
+
+    p = command("sync", "commit catalog changes, git pull --rebase (renumbering colliding local versions), push",
+                cmd_sync, choices=("table", "json"))
+    p.add_argument("--remote", help="git remote (default: the branch's upstream remote, else origin)")
+    p.add_argument("--no-push", action="store_true", help="pull and renumber, but do not push")
     return parser
 
 

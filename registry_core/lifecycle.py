@@ -8,6 +8,7 @@ is made under a per-model lock on freshly refreshed state.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -155,6 +156,24 @@ def _write(catalog: Catalog, event: Event) -> None:
 def _event(catalog: Catalog, model: str, action: str, **fields) -> Event:
     moment = now()
     return Event(id=new_id(moment), at=moment, by=catalog.user, model=model, action=action, **fields)
+
+
+def record_imported(catalog: Catalog, model: str, action: str, at: dt.datetime, reason: str, **fields) -> Event:
+    """Write an event that happened in another system (an importer's history), with its original time.
+
+    No gate or policy is evaluated: the event records a past fact, not a decision taken here, and its
+    ``reason`` says where it came from.  ``by`` is the acting user (the one who ran the import).  The
+    id is made from ``at``, so the event sorts at its original place in time.
+    """
+    check_name(model)
+    if at.tzinfo is None:
+        raise InvalidInput(f"imported event time {at!r} has no time zone")
+    if action not in ("promote", "alias"):
+        raise InvalidInput(f"importers record promote and alias events, not {action!r}")
+    event = Event(id=new_id(at), at=at.astimezone(dt.UTC), by=catalog.user, model=model, action=action,
+                  reason=reason, **fields)
+    _write(catalog, event)
+    return event
 
 
 def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str | None = None,

@@ -32,7 +32,7 @@ BUILTIN_CHECKS = {
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "latency", "time", "size")
 GATE_KEYS = {"metric", "dataset", "slice", "min", "max", "vs", "tolerance", "check"}
 POLICY_KEYS = {"from", "gates", "approvals", "approvers", "requesters"}
-TOP_KEYS = {"format", "name", "stages", "metrics", "policies", "aliases", "roles", "auth"}
+TOP_KEYS = {"format", "name", "stages", "metrics", "policies", "aliases", "roles", "auth", "git"}
 
 
 def default_goal(metric: str) -> str:
@@ -92,6 +92,7 @@ class Settings:
     alias_setters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     trusted_header: str | None = None
+    git_auto_commit: bool = False  # commit every write (see gitsync); $MODELREG_GIT_COMMIT overrides
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -255,6 +256,11 @@ def parse_settings(raw: Any, where: str) -> Settings:
     if header is not None and (not isinstance(header, str) or not re.match(r"^[A-Za-z0-9-]+$", header)):
         raise InvalidInput(f"{where}: auth.trusted_header must be an HTTP header name, got {header!r}")
     settings.trusted_header = header
+    git_settings = raw.get("git") or {}
+    if not isinstance(git_settings, dict) or set(git_settings) - {"auto_commit"} \
+            or not isinstance(git_settings.get("auto_commit", False), bool):
+        raise InvalidInput(f"{where}: 'git' must be a mapping like {{auto_commit: true}}, got {git_settings!r}")
+    settings.git_auto_commit = git_settings.get("auto_commit", False)
     return settings
 
 

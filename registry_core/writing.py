@@ -8,6 +8,7 @@ does the version exist.  Any failure before that removes the folder again.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import shutil
@@ -131,6 +132,18 @@ def _datasets(datasets: list | None) -> list[dict]:
     return out
 
 
+def _reference(item: dict) -> dict:
+    """An artifact stored elsewhere: ``{"uri", "sha256", "size"}`` (checksum and size optional)."""
+    if not isinstance(item.get("uri"), str) or not item["uri"] or set(item) - {"uri", "sha256", "size"}:
+        raise InvalidInput(f"artifact {item!r}: expected a mapping with 'uri' and optional 'sha256', 'size'")
+    digest, size = item.get("sha256"), item.get("size")
+    if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
+        raise InvalidInput(f"artifact {item['uri']}: sha256 must be 64 hex digits")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise InvalidInput(f"artifact {item['uri']}: size must be a non-negative integer")
+    return {k: item[k] for k in ("uri", "sha256", "size") if item.get(k) is not None}
+
+
 def _metrics_table(metrics: Any):
     if metrics is None:
         return None
@@ -161,11 +174,13 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
              artifacts: list | None = None, datasets: list | None = None, parents: list | None = None,
              description: str | None = None, tags: dict | None = None, framework: str | None = None,
              task: str | None = None, run: dict | None = None, code: dict | None = None,
-             environment: dict | None = None) -> dict:
+             environment: dict | None = None, created_at: dt.datetime | None = None) -> dict:
     """Register a new version of ``model`` (created on first use) and return {model, version, path}.
 
     ``metrics``: a dict (``{"roc_auc": 0.9}`` or ``{"test": {"roc_auc": 0.9}}``), a list of rows,
-    a DataFrame, or a path to a CSV/JSON/Parquet file.  ``artifacts``: file or folder paths.
+    a DataFrame, or a path to a CSV/JSON/Parquet file.  ``artifacts``: file or folder paths to copy in,
+    or ``{"uri", "sha256", "size"}`` mappings for files stored elsewhere.  ``created_at``: the original
+    time of a version brought in by an importer (default: now).
     """
     layout = catalog.layout
     check_name(model)
@@ -173,21 +188,26 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
     table = _metrics_table(metrics)
     dataset_entries = _datasets(datasets)
     parent_refs = [catalog.resolve(parse_ref(p))["ref"] for p in parents or []]
-    for path in artifacts or []:
+    copies = [a for a in artifacts or [] if not isinstance(a, dict)]
+    references = [_reference(a) for a in artifacts or [] if isinstance(a, dict)]
+    for path in copies:
         if not Path(path).exists():
             raise InvalidInput(f"--artifact {path}: no such file or folder")
+    if created_at is not None and (not isinstance(created_at, dt.datetime) or created_at.tzinfo is None):
+        raise InvalidInput(f"created_at must be a timezone-aware datetime, got {created_at!r}")
     if tags is not None and not isinstance(tags, dict):
         raise InvalidInput(f"tags must be a mapping, got {type(tags).__name__}")
     _check_case(layout, model)
     version, folder = _allocate(layout, model)
     try:
         entries = []
-        for path in artifacts or []:
+        for path in copies:
             entries.extend(copy_in(Path(path), folder / "artifacts"))
+        entries.extend(references)
         if table is not None:
             write_once(folder / "metrics" / "metrics.parquet", to_parquet_bytes(table))
         manifest: dict[str, Any] = {
-            "model": model, "version": version, "created_at": iso(now()), "created_by": catalog.user,
+            "model": model, "version": version, "created_at": iso(created_at or now()), "created_by": catalog.user,
         }
         optional = {
             "description": description, "framework": framework, "task": task, "params": params or None,

@@ -1,0 +1,374 @@
+"""Importing registered models from an MLflow tracking/registry store (``modelreg import-mlflow``).
+
+Each MLflow model version becomes a catalog version: its run's params, every metric with its full
+history, dataset inputs, tags and description, the model's artifacts (copied in, or referenced by
+URI, with checksums either way), created at its original time by its original user.  Stages and
+aliases become promote and alias events dated at the moment MLflow last updated the version:
+MLflow keeps no history of stage transitions or alias moves, so the importer records the current
+state once (a later import records later changes).
+
+A version remembers where it came from in the manifest tag ``imported_from: models:/NAME/N``, so
+re-running the import brings in only versions, stages and aliases that are new.  mlflow is an
+optional extra and is imported only inside :func:`import_mlflow`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import lifecycle
+from .artifacts import sha256_file
+from .atomic import write_once
+from .errors import CatalogError, Conflict, InvalidInput, NotFound
+from .names import check_alias
+from .settings import NONE_STAGE
+from .yamlio import dumps
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+REASON = "imported from MLflow"
+TAG = "imported_from"
+ARTIFACT_MODES = ("copy", "reference", "none")
+
+#: keeps mlflow local, quiet and off the network; set before mlflow's first import
+QUIET_ENV = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_ALLOW_FILE_STORE": "true",  # reading an existing file store is what an import is for
+    "GIT_PYTHON_REFRESH": "quiet",
+}
+
+
+def _scalar(text: str) -> Any:
+    """MLflow keeps params as strings; bring numbers and booleans back so they can be plotted."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        return value if not isinstance(value, float) or math.isfinite(value) else text
+    return text
+
+
+def _time(ms: int | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC) if ms else None
+
+
+def target_name(name: str) -> str:
+    """A catalog model name for an MLflow model name (which may hold spaces, slashes, dots of Unity paths)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._")[:100]
+    if not cleaned:
+        raise InvalidInput(f"MLflow model {name!r}: no usable characters for a catalog model name")
+    return cleaned
+
+
+def parse_prefixes(items: list[str] | None) -> list[tuple[str, str]]:
+    """``PREFIX=DATASET`` pairs: ``test_=test`` turns MLflow's ``test_roc_auc`` into roc_auc on test."""
+    pairs = []
+    for item in items or []:
+        prefix, sep, dataset = item.partition("=")
+        if not sep or not prefix or not dataset:
+            raise InvalidInput(f"--dataset-prefix {item!r}: expected PREFIX=DATASET, e.g. test_=test")
+        pairs.append((prefix, dataset))
+    return sorted(pairs, key=lambda p: -len(p[0]))
+
+
+def _split(key: str, prefixes: list[tuple[str, str]]) -> tuple[str, str | None]:
+    for prefix, dataset in prefixes:
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return key[len(prefix):], dataset
+    return key, None
+
+
+class _Source:
+    """The MLflow store, read through MlflowClient (the only place mlflow is touched)."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        for key, value in QUIET_ENV.items():
+            os.environ.setdefault(key, value)
+        try:
+            import mlflow
+            from mlflow import MlflowClient
+        except ImportError:
+            raise CatalogError("import-mlflow needs the mlflow package: pip install 'modelreg[mlflow]'") from None
+        self.mlflow = mlflow
+        self.uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def _pages(self, search, size: int, **kwargs) -> Iterator[Any]:
+        token = None
+        while True:
+            page = search(max_results=size, page_token=token, **kwargs)
+            yield from page
+            token = page.token
+            if not token:
+                return
+
+    def models(self, names: list[str] | None) -> list[Any]:
+        found = {m.name: m for m in self._pages(self.client.search_registered_models, 1000)}
+        if not names:
+            return [found[n] for n in sorted(found)]
+        missing = [n for n in names if n not in found]
+        if missing:
+            raise NotFound(f"--model {missing[0]!r}: no such registered model in {self.uri}")
+        return [found[n] for n in names]
+
+    def versions(self, name: str) -> list[Any]:
+        quoted = name.replace("'", "\\'")
+        versions = self._pages(self.client.search_model_versions, 10000, filter_string=f"name = '{quoted}'")
+        return sorted(versions, key=lambda v: int(v.version))
+
+    def run(self, run_id: str | None):
+        return self.client.get_run(run_id) if run_id else None
+
+    def history(self, run_id: str, key: str) -> list[Any]:
+        return self.client.get_metric_history(run_id, key)
+
+    def download(self, uri: str, folder: Path) -> Path:
+        match = re.match(r"^models:/(m-[0-9a-f]+)/?$", uri)
+        if match:  # an MLflow 3 logged model: mlflow would resolve it against the process-wide registry
+            uri = self.client.get_logged_model(match.group(1)).artifact_location
+        path = self.mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder),
+                                                        tracking_uri=self.uri)
+        return Path(path)
+
+
+def _metric_rows(source: _Source, run, prefixes: list[tuple[str, str]], skipped: list[str]) -> list[dict]:
+    rows = []
+    for key in sorted(run.data.metrics):
+        history = source.history(run.info.run_id, key)
+        metric, dataset = _split(key, prefixes)
+        summary = len(history) == 1 and history[0].step == 0  # logged once: a summary value, not a curve
+        for point in history:
+            if not math.isfinite(point.value):
+                skipped.append(f"{key} step {point.step}: {point.value}")
+                continue
+            rows.append({"metric": metric, "value": float(point.value),
+                         "dataset": dataset or getattr(point, "dataset_name", None) or None,
+                         "step": None if summary else int(point.step), "timestamp": _time(point.timestamp)})
+    return rows
+
+
+def _datasets(run) -> list[dict]:
+    out = []
+    for item in getattr(run.inputs, "dataset_inputs", None) or []:
+        data = item.dataset
+        entry: dict[str, Any] = {"name": data.name or "dataset"}
+        if data.digest:
+            entry["version"] = data.digest
+        context = next((t.value for t in item.tags or [] if t.key == "mlflow.data.context"), None)
+        if context:
+            entry["role"] = context
+        try:
+            where = json.loads(data.source) if data.source else {}
+        except ValueError:
+            where = {}
+        uri = next((where[k] for k in ("uri", "url", "path") if isinstance(where, dict) and where.get(k)), None)
+        if isinstance(uri, str):
+            entry["uri"] = uri
+        out.append(entry)
+    return out
+
+
+def _lineage(run) -> tuple[dict | None, dict | None]:
+    if run is None:
+        return None, None
+    info, tags = run.info, run.data.tags
+    started = _time(info.start_time)
+    run_info: dict[str, Any] = {"id": info.run_id, "uri": f"runs:/{info.run_id}"}
+    if started:
+        run_info["started_at"] = started
+    if info.start_time and info.end_time:
+        run_info["duration_s"] = round((info.end_time - info.start_time) / 1000, 3)
+    code = {key: tags[tag] for key, tag in (("repo", "mlflow.source.git.repoURL"),
+                                            ("commit", "mlflow.source.git.commit"),
+                                            ("entrypoint", "mlflow.source.name")) if tags.get(tag)}
+    return run_info, code or None
+
+
+def _artifacts(source: _Source, mv, mode: str, folder: Path) -> list:
+    """Paths to copy in, or ``{uri, sha256, size}`` references, for the model version's files."""
+    if mode == "none" or not mv.source:
+        return []
+    fetched = source.download(mv.source, folder / "download")
+    if fetched.is_dir():  # one folder name whatever the store calls it: artifacts/model/...
+        fetched = fetched.rename(folder / "model")
+    if mode == "copy":
+        return [fetched]
+    base = mv.source.rstrip("/")
+    files = [fetched] if fetched.is_file() else sorted(p for p in fetched.rglob("*") if p.is_file())
+    references = []
+    for path in files:
+        digest, size = sha256_file(path)
+        rel = "" if path == fetched else "/" + path.relative_to(fetched).as_posix()
+        references.append({"uri": base + rel, "sha256": digest, "size": size})
+    return references
+
+
+def _imported(catalog: Catalog, model: str) -> dict[str, int]:
+    """``models:/NAME/N`` -> catalog version, for versions an earlier import brought in."""
+    found = {}
+    for row in catalog.sql("SELECT version, manifest FROM _versions WHERE model = ?", [model]):
+        origin = (json.loads(row["manifest"]).get("tags") or {}).get(TAG)
+        if isinstance(origin, str):
+            found[origin] = row["version"]
+    return found
+
+
+def _write_model_file(catalog: Catalog, model: str, registered) -> bool:
+    path = catalog.layout.model_file(model)
+    if path.exists():
+        return False
+    body: dict[str, Any] = {"name": model}
+    if registered.description:
+        body["description"] = registered.description
+    if registered.tags:
+        body["tags"] = {str(k): v for k, v in registered.tags.items()}
+    try:
+        write_once(path, dumps(body))
+    except Conflict:
+        return False
+    return True
+
+
+def _version(catalog: Catalog, source: _Source, model: str, mv, origin: str, artifacts: str,
+             prefixes: list[tuple[str, str]], report: list[dict]) -> int:
+    run = source.run(mv.run_id)
+    skipped: list[str] = []
+    metrics = _metric_rows(source, run, prefixes, skipped) if run else []
+    params = {k: _scalar(v) for k, v in (run.data.params if run else {}).items()}
+    tags = {k: v for k, v in (run.data.tags if run else {}).items() if not k.startswith("mlflow.")}
+    tags.update(mv.tags or {})
+    tags[TAG] = origin
+    run_info, code = _lineage(run)
+    user = mv.user_id or (run.data.tags.get("mlflow.user") if run else None) or (run.info.user_id if run else None)
+    description = mv.description or (run.data.tags.get("mlflow.note.content") if run else None)
+    with tempfile.TemporaryDirectory(prefix="modelreg-mlflow-") as tmp:
+        files = _artifacts(source, mv, artifacts, Path(tmp))
+        writer = catalog.as_user(user) if user else catalog
+        result = writer.register(model, params=params, metrics=metrics or None, artifacts=files,
+                                 datasets=_datasets(run) if run else None, description=description or None,
+                                 tags=tags, run=run_info, code=code, created_at=_time(mv.creation_timestamp))
+    detail = f"{len(params)} params, {len(metrics)} metric rows"
+    if skipped:
+        detail += f"; skipped {len(skipped)} non-finite value(s), first: {skipped[0]}"
+    report.append({"mlflow": origin, "ref": f"{model}@{result['version']}", "action": "registered",
+                   "detail": detail})
+    return result["version"]
+
+
+def _lifecycle(catalog: Catalog, model: str, registered, versions: list, numbers: dict[str, int],
+               report: list[dict]) -> None:
+    """Record MLflow's current stages and aliases that the catalog does not show yet."""
+    stages = set(catalog.settings.stage_names)
+    wanted: list[tuple[dt.datetime, int, str, str]] = []  # (when, version, kind, stage or alias)
+    by_version = {str(v.version): v for v in versions}
+    for mv in versions:
+        number = numbers.get(str(mv.version))
+        stage = (mv.current_stage or "None").lower()
+        if number is None or stage == NONE_STAGE:
+            continue
+        when = _time(mv.last_updated_timestamp) or _time(mv.creation_timestamp)
+        if stage in stages:
+            wanted.append((when, number, "stage", stage))
+        else:
+            report.append({"mlflow": f"models:/{registered.name}/{mv.version}", "ref": f"{model}@{number}",
+                           "action": "skipped", "detail": f"stage {mv.current_stage!r} is not a stage of this catalog"})
+    for alias, version in sorted((registered.aliases or {}).items()):
+        mv = by_version.get(str(version))
+        number = numbers.get(str(version))
+        if mv is None or number is None:
+            continue
+        when = _time(mv.last_updated_timestamp) or _time(mv.creation_timestamp)
+        if alias in stages:  # MLflow 3 teams often use aliases named like stages: they are stages here
+            wanted.append((when, number, "stage", alias))
+            continue
+        try:
+            check_alias(alias, stages)
+        except InvalidInput as exc:
+            report.append({"mlflow": f"models:/{registered.name}@{alias}", "ref": f"{model}@{number}",
+                           "action": "skipped", "detail": str(exc)})
+            continue
+        wanted.append((when, number, "alias", alias))
+    state = catalog.state(model)
+    # (action, version, stage or alias) -> latest time an earlier import recorded it
+    recorded: dict[tuple, dt.datetime] = {}
+    for row in catalog.history(model):
+        if row["reason"] == REASON:
+            key = (row["action"], row["version"], row["stage"] or row["alias"])
+            recorded[key] = max(row["at"], recorded.get(key, row["at"]))
+    last: dt.datetime | None = None
+    for when, number, kind, name in sorted(wanted, key=lambda w: (w[0], w[1], w[2] != "stage", w[3])):
+        action = "promote" if kind == "stage" else "alias"
+        seen = recorded.get((action, number, name))
+        if seen is not None and seen >= when:
+            continue  # an earlier import recorded this; what happened in the catalog since stands
+        if last is not None and when <= last:  # distinct times keep the ids in this order
+            when = last + dt.timedelta(microseconds=1)
+        last = when
+        if kind == "stage":
+            if state.stage(number) == name:
+                continue
+            lifecycle.record_imported(catalog, model, "promote", when, REASON, version=number, stage=name)
+            action = f"promoted to {name}"
+        else:
+            if state.aliases.get(name, (None,))[0] == number:
+                continue
+            lifecycle.record_imported(catalog, model, "alias", when, REASON, version=number, alias=name)
+            action = f"alias {name}"
+        report.append({"mlflow": f"models:/{registered.name}", "ref": f"{model}@{number}", "action": action,
+                       "detail": f"as of {when.isoformat()}"})
+
+
+def import_mlflow(catalog: Catalog, tracking_uri: str, models: list[str] | None = None, artifacts: str = "copy",
+                  dataset_prefixes: list[str] | None = None) -> list[dict]:
+    """Bring registered models from MLflow into the catalog; returns one row per thing imported or skipped.
+
+    ``artifacts``: ``copy`` (into the version folder), ``reference`` (record ``uri`` + sha256 + size)
+    or ``none``.  ``dataset_prefixes``: ``PREFIX=DATASET`` pairs splitting metric names into metric
+    and dataset (``test_=test``).  Re-running imports only what is new.
+    """
+    if artifacts not in ARTIFACT_MODES:
+        raise InvalidInput(f"--artifacts {artifacts!r}: expected one of {', '.join(ARTIFACT_MODES)}")
+    if not isinstance(tracking_uri, str) or not tracking_uri.strip():
+        raise InvalidInput("--tracking-uri: give the MLflow store, e.g. sqlite:///mlflow.db or ./mlruns")
+    prefixes = parse_prefixes(dataset_prefixes)
+    if "://" not in tracking_uri and not Path(tracking_uri).exists():
+        raise InvalidInput(f"--tracking-uri {tracking_uri}: no such folder")
+    source = _Source(tracking_uri)
+    report: list[dict] = []
+    for registered in source.models(models):
+        model = target_name(registered.name)
+        if _write_model_file(catalog, model, registered):
+            report.append({"mlflow": f"models:/{registered.name}", "ref": model, "action": "created model",
+                           "detail": "model.yaml"})
+        versions = source.versions(registered.name)
+        numbers = {}
+        known = _imported(catalog, model)
+        for mv in versions:
+            origin = f"models:/{registered.name}/{mv.version}"
+            if origin in known:
+                numbers[str(mv.version)] = known[origin]
+                continue
+            if mv.status and mv.status != "READY":
+                report.append({"mlflow": origin, "ref": model, "action": "skipped",
+                               "detail": f"status {mv.status}"})
+                continue
+            numbers[str(mv.version)] = _version(catalog, source, model, mv, origin, artifacts, prefixes, report)
+        _lifecycle(catalog, model, registered, versions, numbers, report)
+    return report
