@@ -72,10 +72,13 @@ def evaluate(gates: tuple[Gate, ...], headline: Headline, settings: Settings,
             goal = settings.goal(gate.metric)
             limit = baseline - gate.tolerance if goal == "max" else baseline + gate.tolerance
             passed = value >= limit if goal == "max" else value <= limit
-            word = ">=" if goal == "max" else "<="
+            if passed:
+                word = ">=" if goal == "max" else "<="
+            else:
+                word = "is below the required" if goal == "max" else "is above the allowed"
             message = (f"{value:.6g}{unit} {word} {limit:.6g}{unit} ({gate.vs} v{holder}: {baseline:.6g}{unit}"
                        f", tolerance {gate.tolerance:g})")
-            results.append(GateResult(label, passed, value, baseline, message if passed else "fails: " + message))
+            results.append(GateResult(label, passed, value, baseline, message))
             continue
         problems = []
         if gate.min is not None and value < gate.min:
