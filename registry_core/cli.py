@@ -319,6 +319,37 @@ def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
     return 0
 
 
+def cmd_pull(args: argparse.Namespace, cat: Catalog) -> int:
+    from .pull import pull
+
+    rows = pull(cat, args.ref, args.to)
+    out(formats.render(rows, args.format, ["path", "status", "sha256", "size", "target"]))
+    return 0
+
+
+def cmd_card(args: argparse.Namespace, cat: Catalog) -> int:
+    from .card import model_card
+
+    text = model_card(cat, args.ref)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"--output {args.output}: cannot write ({exc.strerror})") from None
+        out(args.output)
+    else:
+        out(text)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace, cat: Catalog) -> int:
+    from .diff import catalog_diff, to_markdown
+
+    result = catalog_diff(cat, args.rev)
+    out(formats.to_json(result) if args.format == "json" else to_markdown(result))
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelreg", description="A model registry that lives in your git repo.")
@@ -433,6 +464,18 @@ def build_parser() -> argparse.ArgumentParser:
                 cmd_sync, choices=("table", "json"))
     p.add_argument("--remote", help="git remote (default: the branch's upstream remote, else origin)")
     p.add_argument("--no-push", action="store_true", help="pull and renumber, but do not push")
+
+    p = command("pull", "copy a version's artifacts into a folder, verified by checksum (all or nothing)", cmd_pull)
+    p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")
+    p.add_argument("--to", required=True, help="folder to copy the files into (created if missing)")
+
+    p = command("card", "write a Markdown model card (Hugging Face format) for a version", cmd_card, listing=False)
+    p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")
+    p.add_argument("-o", "--output", help="write the card to this file (default: print it)")
+
+    p = command("diff", "catalog changes since a git revision (new versions against production, gates, events)",
+                cmd_diff, choices=("markdown", "json"))
+    p.add_argument("rev", help="git revision to compare with, e.g. origin/main (its merge base with HEAD)")
     return parser
 
 
