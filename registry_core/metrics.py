@@ -52,7 +52,9 @@ def to_table(metrics: Any, dataset: str | None = None, where: str = "metrics") -
         for i, row in enumerate(metrics):
             if not isinstance(row, dict):
                 raise InvalidInput(f"{where}: row {i} must be a mapping, got {row!r}")
-        table = pa.Table.from_pylist(metrics) if metrics else pa.table({"metric": [], "value": []})
+        # every key of every row (from_pylist alone would keep only the first row's keys and drop the rest)
+        keys = list(dict.fromkeys(key for row in metrics for key in row)) or ["metric", "value"]
+        table = pa.table({key: [row.get(key) for row in metrics] for key in keys})
     elif isinstance(metrics, pa.Table):
         table = metrics
     elif hasattr(metrics, "to_dict") and hasattr(metrics, "columns"):

@@ -53,3 +53,12 @@ def test_dataset_usage_lists_versions_and_their_deployments(fraud):
     assert usage[1]["deployed"] == ["production", "staging"]
     assert fraud.dataset_usage("nothing-like-this") == []
     assert fraud.as_user(ALICE).dataset_usage("transactions") == usage
+
+
+def test_metric_rows_keep_keys_the_first_row_lacks(empty_catalog):
+    """A slice (or step, timestamp) named only on later rows must not be dropped silently."""
+    empty_catalog.register("m", metrics=[{"metric": "roc_auc", "value": 0.9, "dataset": "test"},
+                                         {"metric": "recall", "value": 0.8, "dataset": "test", "slice": "region=eu"},
+                                         {"metric": "loss", "value": 0.5, "step": 3}])
+    rows = {(r["metric"], r["slice"], r["step"]) for r in empty_catalog.metrics("m@1")}
+    assert rows == {("roc_auc", None, None), ("recall", "region=eu", None), ("loss", None, 3)}
