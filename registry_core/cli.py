@@ -196,7 +196,7 @@ def cmd_promote(args: argparse.Namespace, cat: Catalog) -> int:
     except PolicyRefused as exc:
         gates = [g.to_dict() for g in exc.gates]
         if args.format == "json":
-            out(formats.to_json({"status": "refused", "request": None, "gates": gates, "message": str(exc)}))
+            out(formats.to_json({"status": "refused", "request": None, "gates": gates}))  # the why: on stderr
         else:
             out(_checklist(gates))
         raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +42,40 @@ def empty_catalog(cat_path):
     return Catalog.init(cat_path, name="Test catalog", user=BOB)
 
 
+@pytest.fixture(scope="session")
+def fraud_template(tmp_path_factory) -> Path:
+    """The hand-written fraud catalog, written once per session."""
+    root = tmp_path_factory.mktemp("template") / "cat"
+    fraud_catalog(root)
+    return root
+
+
 @pytest.fixture
-def fraud_builder(cat_path) -> CatalogBuilder:
-    """The hand-written spec story (see builders.fraud_catalog); no registry_core writer involved."""
-    return fraud_catalog(cat_path)
+def fraud_builder(fraud_template, cat_path) -> CatalogBuilder:
+    """The hand-written spec story (see builders.fraud_catalog); no registry_core writer involved.
+
+    Each test gets its own copy of the session's template.
+    """
+    shutil.copytree(fraud_template, cat_path, symlinks=True)
+    return CatalogBuilder(cat_path, registry=None)
+
+
+@pytest.fixture(scope="module")
+def fraud_ro(fraud_template, tmp_path_factory) -> Path:
+    """One copy of the fraud catalog shared by a module's tests that only read (its index is built once)."""
+    root = tmp_path_factory.mktemp("readonly") / "cat"
+    shutil.copytree(fraud_template, root, symlinks=True)
+    return root
+
+
+@pytest.fixture
+def ro_cli(cli, fraud_ro):
+    """``cli`` on the module's shared read-only fraud catalog: use it only for commands that do not write."""
+
+    def run(*args: str, user: str | None = BOB) -> Result:
+        return cli(*args, user=user, catalog=fraud_ro)
+
+    return run
 
 
 @pytest.fixture

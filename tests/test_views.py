@@ -2,7 +2,12 @@
 
 import pytest
 
-from registry_core import InvalidInput
+from registry_core import Catalog, InvalidInput
+
+
+@pytest.fixture(scope="module")
+def cat_ro(fraud_ro):
+    return Catalog(fraud_ro, user="reader@example.com")
 
 SPEC_VIEWS = {
     "models": ["model", "description", "owner", "task", "tags"],
@@ -20,8 +25,8 @@ SPEC_VIEWS = {
 
 
 @pytest.mark.parametrize("view", SPEC_VIEWS)
-def test_view_columns_are_exactly_the_spec(fraud, view):
-    assert list(fraud.query(f"SELECT * FROM {view}").columns) == SPEC_VIEWS[view]
+def test_view_columns_are_exactly_the_spec(cat_ro, view):
+    assert list(cat_ro.query(f"SELECT * FROM {view}").columns) == SPEC_VIEWS[view]
 
 
 @pytest.mark.parametrize("view", SPEC_VIEWS)
@@ -30,8 +35,8 @@ def test_view_columns_on_an_empty_catalog(empty_catalog, view):
     assert list(frame.columns) == SPEC_VIEWS[view] and len(frame) == 0
 
 
-def test_query_via_the_cli_returns_json_rows(cli, fraud):
-    result = cli("query", 'SELECT model, stage, version, "by" FROM stages ORDER BY stage', "--format", "json")
+def test_query_via_the_cli_returns_json_rows(ro_cli):
+    result = ro_cli("query", 'SELECT model, stage, version, "by" FROM stages ORDER BY stage', "--format", "json")
     assert result.code == 0, result.err
     assert result.json == [
         {"model": "fraud-detector", "stage": "archived", "version": 1, "by": "alice@example.com"},
@@ -39,16 +44,16 @@ def test_query_via_the_cli_returns_json_rows(cli, fraud):
     ]
 
 
-def test_query_csv_and_table(cli, fraud):
-    csv = cli("query", "SELECT model, version FROM versions ORDER BY model, version", "--format", "csv")
+def test_query_csv_and_table(ro_cli):
+    csv = ro_cli("query", "SELECT model, version FROM versions ORDER BY model, version", "--format", "csv")
     assert csv.out.splitlines() == ["model,version", "churn,1", "fraud-detector,1", "fraud-detector,2",
                                     "fraud-detector,3"]
-    table = cli("query", "SELECT count(*) AS n FROM versions")
+    table = ro_cli("query", "SELECT count(*) AS n FROM versions")
     assert table.out.split() == ["N", "4"]
 
 
-def test_events_view_content(fraud):
-    frame = fraud.query('SELECT action, version, stage, "by", forced FROM events ORDER BY id')
+def test_events_view_content(cat_ro):
+    frame = cat_ro.query('SELECT action, version, stage, "by", forced FROM events ORDER BY id')
     assert list(frame["action"]) == ["promote", "promote", "promote", "request", "approve", "promote", "alias"]
     assert not frame["forced"].any()
 
@@ -86,35 +91,35 @@ def test_requests_view_lists_pending_with_counts(fraud_builder, fraud):
     "SELECT 1; SELECT 2",
     "",
 ])
-def test_query_refuses_writes_files_attach_extensions(cli, fraud, tmp_path, sql):
+def test_query_refuses_writes_files_attach_extensions(ro_cli, cat_ro, tmp_path, sql):
     out = tmp_path / "stolen.csv"
-    parquet = next(fraud.root.rglob("metrics.parquet"))
+    parquet = next(cat_ro.root.rglob("metrics.parquet"))
     text = sql.format(out=out, parquet=parquet)
-    result = cli("query", text)
+    result = ro_cli("query", text)
     assert result.code == 1, result.out
     assert result.err.startswith("error: ") and result.err.count("\n") == 1
     assert "root:" not in result.out
     assert not out.exists()
     with pytest.raises(InvalidInput):
-        fraud.query(text)
+        cat_ro.query(text)
 
 
-def test_query_cannot_reach_the_private_views_or_the_index_files(fraud):
+def test_query_cannot_reach_the_private_views_or_the_index_files(cat_ro):
     with pytest.raises(InvalidInput):
-        fraud.query("SELECT manifest FROM _versions")
-    index = next((fraud.root / ".modelreg").rglob("versions.parquet"))
+        cat_ro.query("SELECT manifest FROM _versions")
+    index = next((cat_ro.root / ".modelreg").rglob("*.parquet"))
     with pytest.raises(InvalidInput):
-        fraud.query(f"SELECT * FROM read_parquet('{index}')")
+        cat_ro.query(f"SELECT * FROM read_parquet('{index}')")
 
 
-def test_query_allows_joins_and_ctes_over_views(fraud):
-    frame = fraud.query("""
+def test_query_allows_joins_and_ctes_over_views(cat_ro):
+    frame = cat_ro.query("""
         WITH prod AS (SELECT model, version FROM stages WHERE stage = 'production')
         SELECT h.metric, h.value FROM headline h JOIN prod USING (model, version)
         WHERE h.metric = 'roc_auc' AND h.dataset = 'test'""")
     assert frame.to_dict("records") == [{"metric": "roc_auc", "value": 0.88}]
 
 
-def test_bad_sql_is_an_error_naming_the_problem(cli, fraud):
-    result = cli("query", "SELECT nope FROM versions")
+def test_bad_sql_is_an_error_naming_the_problem(ro_cli):
+    result = ro_cli("query", "SELECT nope FROM versions")
     assert result.code == 1 and "nope" in result.err

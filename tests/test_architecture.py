@@ -1,0 +1,33 @@
+"""The core is pure: importing it loads no UI library, and the CLI starts without pandas."""
+
+import json
+import subprocess
+import sys
+
+UI = ("streamlit", "plotly")
+
+
+def loaded_after(statement: str) -> list[str]:
+    code = f"import sys; {statement}; import json; print(json.dumps(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(result.stdout)
+
+
+def test_importing_registry_core_loads_no_ui_library():
+    modules = loaded_after("import registry_core; from registry_core import Catalog")
+    assert [m for m in modules if m.split(".")[0] in UI] == []
+
+
+def test_importing_the_cli_does_not_load_pandas_or_ui():
+    modules = loaded_after("import registry_core.cli")
+    assert [m for m in modules if m.split(".")[0] in ("pandas", *UI)] == []
+
+
+def test_every_core_module_imports_without_ui():
+    import pkgutil
+
+    import registry_core
+
+    names = [f"registry_core.{m.name}" for m in pkgutil.iter_modules(registry_core.__path__)]
+    modules = loaded_after("; ".join(f"import {n}" for n in names))
+    assert [m for m in modules if m.split(".")[0] in UI] == []
