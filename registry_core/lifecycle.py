@@ -98,10 +98,21 @@ def _evaluate(catalog: Catalog, state: ModelState, model: str, version: int, pol
     return evaluate(policy.gates, _headline(catalog, model, version), catalog.settings, baseline_for, checks)
 
 
-def _settings_ok(catalog: Catalog) -> None:
+def _settings_ok(catalog: Catalog, model: str) -> None:
+    """Refuse lifecycle writes while the policy they depend on cannot be read (fail closed).
+
+    That is a broken registry.yaml, or a broken model.yaml: its policies could be stricter than the
+    catalog's, so falling back to the catalog's would let through what the model's owners forbid.
+    """
     errors = [p for p in catalog.refresh().settings_problems if p[1] == "error"]
     if errors:
         raise InvalidInput(f"{errors[0][0]}: {errors[0][2]}")
+    path = f"models/{check_name(model)}/model.yaml"
+    broken = catalog.sql("SELECT message FROM _problems WHERE path = ? AND severity = 'error' LIMIT 1", [path],
+                         refresh=False)
+    if broken:
+        raise InvalidInput(f"{path}: {broken[0]['message']} (lifecycle changes of {model} are refused until it "
+                           "is fixed)")
 
 
 def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, force: bool = False,
@@ -179,7 +190,7 @@ def record_imported(catalog: Catalog, model: str, action: str, at: dt.datetime, 
 def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str | None = None,
             force: bool = False) -> dict:
     """Promote, or open a request when approvals are needed; raise PolicyRefused with the reasons."""
-    _settings_ok(catalog)
+    _settings_ok(catalog, model)
     if force and not (reason and reason.strip()):
         raise InvalidInput("--force needs a --reason saying why the policy is overridden")
     with model_lock(catalog.layout.cache, model):
@@ -202,7 +213,7 @@ def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str 
 
 def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: str | None = None) -> dict:
     """approve / reject / cancel a pending request; the last needed approval promotes."""
-    _settings_ok(catalog)
+    _settings_ok(catalog, model)
     check_name(model)
     with model_lock(catalog.layout.cache, model):
         catalog.refresh()
@@ -252,7 +263,7 @@ def rollback_plan(catalog: Catalog, model: str, stage: str, user: str) -> tuple[
 
 
 def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> dict:
-    _settings_ok(catalog)
+    _settings_ok(catalog, model)
     check_name(model)
     if not (reason and reason.strip()):
         raise InvalidInput("rollback needs a --reason")
@@ -271,7 +282,7 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
 
 
 def set_alias(catalog: Catalog, model: str, version, name: str, remove: bool = False) -> dict:
-    _settings_ok(catalog)
+    _settings_ok(catalog, model)
     check_name(model)
     alias = check_alias(name, set(catalog.settings.stage_names))
     decision = may_set_alias(catalog.settings, alias, catalog.user)
