@@ -32,6 +32,12 @@ except RegistryError as exc:
     st.error(f"Cannot open the catalog: {exc}", icon="⛔")
     st.info(f"Set MODELREG_CATALOG to a catalog folder, or create one with `modelreg init {catalog_path()}`.")
     st.stop()
+except Exception as exc:  # an unreadable index or a bug: say so, and offer the way out
+    st.error(f"Cannot read the catalog at {catalog_path()}: {type(exc).__name__}: {exc}", icon="⛔")
+    st.caption("The index in .modelreg/ is a cache: deleting it is always safe. `modelreg validate` lists "
+               "broken files.")
+    st.exception(exc)
+    st.stop()
 
 with st.sidebar:
     st.markdown(f"**{ctx.settings.name}**")

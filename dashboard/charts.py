@@ -114,7 +114,7 @@ def trend(frame: pd.DataFrame, title: str) -> go.Figure:
         text=[f"v{v} ({s})" for v, s in zip(frame["version"], frame["stage"])],
         hovertemplate="%{text}: %{y:.6g}<extra></extra>", showlegend=False))
     fig.update_layout(**LAYOUT, height=280, xaxis_title="version", yaxis_title=title)
-    fig.update_xaxes(tickformat="d")
+    fig.update_xaxes(tickformat="d", dtick=1 if len(frame) <= 25 else None)
     return fig
 
 

@@ -25,9 +25,14 @@ def stage_label(stage: str | None) -> str:
     return f"{STAGE_MARK.get(stage, '🔵')} {stage}"
 
 
-def badge(stage: str | None) -> None:
+def badge_md(stage: str | None) -> str:
+    """A stage badge in Markdown (``:green-badge[production]``), to sit in a line of text."""
     stage = stage or "none"
-    st.badge(stage, color=STAGE_BADGE.get(stage, "blue"))
+    return f":{STAGE_BADGE.get(stage, 'blue')}-badge[{stage}]"
+
+
+def badge(stage: str | None) -> None:
+    st.markdown(badge_md(stage))
 
 
 def metric_label(key: str, settings: Settings) -> str:

@@ -73,7 +73,7 @@ with left:
     for r in requests:
         with st.container(border=True):
             st.markdown(f"**{r['model']}@{r['version']} → {r['stage']}** · asked by {r['by']} "
-                        f"· {r['approvals']}/{r['needed']} approvals")
+                                    f"· {r['approvals']}/{r['needed']} approvals")
             if r.get("reason"):
                 st.caption(r["reason"])
             st.page_link(PROMOTE, label="Review on Promote →",

@@ -21,7 +21,6 @@ from dashboard.widgets import (
     empty,
     pick_model,
     reset_on_change,
-    stage_label,
     synced_select,
 )
 from registry_core.events import Request
@@ -44,7 +43,7 @@ def _close() -> None:
     st.session_state.pop(DIALOG, None)
 
 
-@st.dialog("Confirm", on_dismiss=_close)
+@st.dialog("Confirm")
 def confirm() -> None:
     """The one confirm dialog: promote / request / force, or roll back; a reason is asked for every action."""
     job = st.session_state[DIALOG]
@@ -123,7 +122,7 @@ with main:
         st.info(f"Gates pass; {stage} needs {plan.needs_approval} approval(s) from someone else, so this opens a "
                 "request.", icon="📝")
     else:
-        st.error("Not possible now: " + plan.reason, icon="⛔")
+        st.warning("Not possible now: " + plan.reason, icon="⛔")
     label = ("Force promote" if force else
              f"Request {stage}" if plan.needs_approval and plan.action != "promote" else f"Promote to {stage}")
     help_text = why_not(plan.allowed, plan.reason)
@@ -164,9 +163,9 @@ with side:
         policy = policy_for(cat, row["model"], request.stage)
         with st.container(border=True):
             st.markdown(f"**{row['model']}@{request.version} → {request.stage}**  \n"
-                        f"asked by {request.by} on {request.at:%Y-%m-%d %H:%M} · "
-                        f"{len(request.approvals)}/{request.needed} approvals"
-                        + (f" ({', '.join(request.approvals)})" if request.approvals else ""))
+                                    f"asked by {request.by} on {request.at:%Y-%m-%d %H:%M} · "
+                                    f"{len(request.approvals)}/{request.needed} approvals"
+                                    + (f" ({', '.join(request.approvals)})" if request.approvals else ""))
             if request.reason:
                 st.caption(f"“{request.reason}”")
             reason = st.text_input("Reason", key=f"answer_reason_{row['id']}", label_visibility="collapsed",
@@ -182,7 +181,7 @@ with side:
             st.page_link("pages/promote.py", label="Show its gates →",
                          query_params={"model": row["model"], "version": str(request.version),
                                        "stage": request.stage})
-    st.caption(f"Acting as **{ctx.user or 'nobody (read-only)'}** · {stage_label(here)} is where v{number} is now")
+    st.caption(f"Acting as **{ctx.user or 'nobody (read-only)'}**")
 
 if st.session_state.get(DIALOG):
     confirm()

@@ -12,7 +12,7 @@ from dashboard.widgets import (
     COMPARE,
     LINEAGE,
     PROMOTE,
-    badge,
+    badge_md,
     empty,
     metric_label,
     pick_model,
@@ -21,6 +21,7 @@ from dashboard.widgets import (
     synced_select,
 )
 from registry_core import metric_key
+from registry_core.compare import primary_metric
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings
@@ -75,6 +76,7 @@ if picked:
 if metric_keys and len(versions) > 1:
     with st.expander("Trend of a metric across versions", expanded=True):
         trend_key = synced_select("Metric", metric_keys, key="versions_trend_metric", param="trend",
+                                  default=primary_metric(settings, metric_keys),
                                   format_func=lambda k: metric_label(k, settings))
         points = pd.DataFrame([{"version": v["version"], "stage": v["stage"], "value": v["metrics"][trend_key]}
                                for v in versions if trend_key in v.get("metrics", {})]).sort_values("version")
@@ -91,9 +93,7 @@ manifest = info["manifest"]
 head = st.columns([3, 1, 1, 1])
 with head[0]:
     st.subheader(f"{model}@{number}")
-    badge(info["stage"])
-    for alias in info["aliases"]:
-        st.badge(alias, color="violet", icon="🏷️")
+    st.markdown(" ".join([badge_md(info["stage"]), *(f":violet-badge[🏷️ {a}]" for a in info["aliases"])]))
     st.caption(f"created {manifest.get('created_at')} by {manifest.get('created_by', 'unknown')}"
                + (f" · {manifest['framework']}" if manifest.get("framework") else "")
                + (f" · {manifest['task']}" if manifest.get("task") else ""))

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import formats
 from .catalog import Catalog, metric_key
-from .errors import InvalidInput, PolicyRefused, RegistryError
+from .errors import InvalidInput, NotFound, PolicyRefused, RegistryError
 from .metrics import parse_metric_arg, read_input_file
 
 
@@ -350,6 +350,36 @@ def cmd_diff(args: argparse.Namespace, cat: Catalog) -> int:
     return 0
 
 
+def dashboard_app() -> Path:
+    """The dashboard's app.py: it ships in the source checkout, next to this package (``pip install -e .``)."""
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    if not app.is_file():
+        raise NotFound(f"dashboard not found: expected {app} (the dashboard ships with the source checkout; "
+                       "install modelreg from it with 'pip install -e .')")
+    return app
+
+
+def cmd_ui(args: argparse.Namespace, cat: Catalog) -> int:
+    import importlib.util
+    import os
+    import subprocess
+
+    app = dashboard_app()
+    if importlib.util.find_spec("streamlit") is None:
+        raise NotFound("the dashboard needs streamlit: pip install 'streamlit>=1.40,<2'")
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+               "--server.address", args.address, "--browser.gatherUsageStats", "false"]
+    if args.headless:
+        command += ["--server.headless", "true"]
+    env = {**os.environ, "MODELREG_CATALOG": str(cat.root.resolve())}
+    if args.user:
+        env["MODELREG_USER"] = args.user
+    try:
+        return subprocess.run(command, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 # -- parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelreg", description="A model registry that lives in your git repo.")
@@ -451,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("gc", "remove leftovers of interrupted writes (temporary files, unfinished versions)", cmd_gc)
     p.add_argument("--older-than", type=float, default=60, help="only leftovers older than this many minutes")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
+
     p = command("import-mlflow", "bring registered models, runs and stages in from an MLflow store; "
                 "re-running imports only what is new", cmd_import_mlflow)
     p.add_argument("--tracking-uri", required=True, help="MLflow store: sqlite:///mlflow.db, ./mlruns, http://...")
@@ -476,6 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("diff", "catalog changes since a git revision (new versions against production, gates, events)",
                 cmd_diff, choices=("markdown", "json"))
     p.add_argument("rev", help="git revision to compare with, e.g. origin/main (its merge base with HEAD)")
+
+    p = command("ui", "start the dashboard (Streamlit) on this catalog", cmd_ui, listing=False)
+    p.add_argument("--port", type=int, default=8501, help="port to serve on (default: 8501)")
+    p.add_argument("--address", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--headless", action="store_true", help="do not open a browser")
     return parser
 
 
