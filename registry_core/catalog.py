@@ -30,6 +30,9 @@ from .names import Ref, check_name, check_version, parse_ref
 from .settings import Settings, default_user, find_catalog
 from .yamlio import parse_time
 
+QUERY_TIMEOUT_S = 30.0
+QUERY_MEMORY = "1GB"
+
 
 class Catalog:
     """One catalog folder. Thread-safe for reads; writes are safe across processes."""
@@ -94,7 +97,8 @@ class Catalog:
 
         The statement runs in a fresh in-memory database holding copies of the views it names,
         with file access disabled and the configuration locked, so it cannot read or write files,
-        attach databases or load extensions, whatever it says.
+        attach databases or load extensions, whatever it says.  It cannot spill to disk either, and
+        is stopped after QUERY_TIMEOUT_S or past QUERY_MEMORY (the dashboard serves many people).
         """
         from .views import PUBLIC_VIEWS, create_views
 
@@ -118,9 +122,18 @@ class Catalog:
                 if re.search(rf"\b{view}\b", sql, re.IGNORECASE):
                     con.execute(f"CREATE TABLE public_views.{view} AS SELECT * FROM main.{view}")
             con.execute("SET search_path = 'public_views'")
+            con.execute("SET temp_directory = ''")  # never spill to disk: a query writes nothing
+            con.execute(f"SET memory_limit = '{QUERY_MEMORY}'")
             con.execute("SET enable_external_access = false")
             con.execute("SET lock_configuration = true")
-            return con.sql(sql).df()
+            timer = threading.Timer(QUERY_TIMEOUT_S, con.interrupt)
+            timer.start()
+            try:
+                return con.sql(sql).df()
+            finally:
+                timer.cancel()
+        except duckdb.InterruptException:
+            raise InvalidInput(f"query ran longer than {QUERY_TIMEOUT_S:g} s and was stopped") from None
         except duckdb.Error as exc:
             raise InvalidInput(f"query failed: {str(exc).splitlines()[0]}") from None
         finally:
