@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import lifecycle
+from . import gitsync, lifecycle
 from .artifacts import sha256_file
 from .atomic import write_once
 from .errors import CatalogError, Conflict, InvalidInput, NotFound
@@ -348,7 +348,7 @@ def import_mlflow(catalog: Catalog, tracking_uri: str, models: list[str] | None 
     if not isinstance(tracking_uri, str) or not tracking_uri.strip():
         raise InvalidInput("--tracking-uri: give the MLflow store, e.g. sqlite:///mlflow.db or ./mlruns")
     prefixes = parse_prefixes(dataset_prefixes)
-    if "://" not in tracking_uri and not Path(tracking_uri).exists():
+    if "://" not in tracking_uri and not tracking_uri.startswith("databricks") and not Path(tracking_uri).exists():
         raise InvalidInput(f"--tracking-uri {tracking_uri}: no such folder")
     source = _Source(tracking_uri)
     report: list[dict] = []
@@ -371,4 +371,5 @@ def import_mlflow(catalog: Catalog, tracking_uri: str, models: list[str] | None 
                 continue
             numbers[str(mv.version)] = _version(catalog, source, model, mv, origin, artifacts, prefixes, report)
         _lifecycle(catalog, model, registered, versions, numbers, report)
+    gitsync.after_write(catalog)  # model.yaml files and imported events, when auto-commit is on
     return report

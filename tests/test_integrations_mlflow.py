@@ -248,3 +248,19 @@ def test_cli_import_and_errors(cli, empty_catalog, sqlite_store):
 
 def test_prefixes_longest_first():
     assert parse_prefixes(["t_=train", "test_=test"]) == [("test_", "test"), ("t_", "train")]
+
+
+def test_import_with_auto_commit_commits_everything(empty_catalog, sqlite_store, monkeypatch):
+    import subprocess
+
+    root = empty_catalog.root
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    monkeypatch.setenv("MODELREG_GIT_COMMIT", "1")
+    import_mlflow(empty_catalog, sqlite_store["uri"], models=["fraud-detector"], artifacts="none")
+    log = subprocess.run(["git", "log", "--format=%B"], cwd=root, capture_output=True, text=True).stdout
+    for number in (1, 2, 3):
+        assert f"Register fraud-detector@{number} (" in log
+    assert f"Promote fraud-detector@2 to production ({empty_catalog.user}): {REASON}" in log
+    assert f"Point alias champion at fraud-detector@2 ({empty_catalog.user})" in log
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+    assert status == ""
