@@ -1,5 +1,6 @@
 """SPEC 1 and 2: several processes writing the same catalog at once."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,21 @@ WORKER = textwrap.dedent("""
 """)
 
 
+READER = textwrap.dedent("""
+    import json, pathlib, sys
+    from registry_core import Catalog
+    root, stop = sys.argv[1], pathlib.Path(sys.argv[2])
+    cat = Catalog(root, user="reader@example.com")
+    errors, reads = [], 0
+    while not stop.exists():
+        errors += [p for p in cat.problems() if p["severity"] == "error"]
+        orphans = cat.sql("SELECT DISTINCT version FROM metrics ANTI JOIN versions USING (model, version)")
+        assert orphans == [], orphans
+        reads += 1
+    print(json.dumps({"errors": errors, "reads": reads}))
+""")
+
+
 def _run_workers(root, workers, count):
     start = time.time() + 1.0
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(root), str(w), str(count), str(start)],
@@ -31,8 +47,19 @@ def _run_workers(root, workers, count):
         assert proc.returncode == 0, err
 
 
-def test_four_processes_register_ten_versions_each(empty_catalog):
-    _run_workers(empty_catalog.root, workers=4, count=10)
+def test_four_processes_register_ten_versions_each(empty_catalog, tmp_path):
+    """... while a fifth process reads: it never sees a half-written file or metrics of an unfinished version."""
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(empty_catalog.root), str(stop)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _run_workers(empty_catalog.root, workers=4, count=10)
+    finally:
+        stop.touch()
+        out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0, err
+    seen = json.loads(out)
+    assert seen["errors"] == [] and seen["reads"] >= 1
     versions_dir = empty_catalog.root / "models/shared/versions"
     folders = sorted(int(p.name) for p in versions_dir.iterdir())
     assert folders == list(range(1, 41))
