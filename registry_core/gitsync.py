@@ -362,11 +362,14 @@ def sync(catalog: Catalog, remote: str | None = None, push: bool = True, attempt
     result = SyncResult(committed=commit_pending(catalog))
     remote, remote_branch, branch = _upstream(root, remote)
     tracking = f"refs/remotes/{remote}/{remote_branch}"
+    if not git(root, "ls-remote", "--heads", remote, f"refs/heads/{remote_branch}").strip():
+        if push:  # the first push of this branch: nothing to pull or renumber yet
+            git(root, "push", "--quiet", "--set-upstream", remote, f"HEAD:refs/heads/{remote_branch}")
+            result.pushed = int(git(root, "rev-list", "--count", "HEAD").strip())
+        return result
     for attempt in range(1, attempts + 1):
         result.attempts = attempt
         git(root, "fetch", "--quiet", remote, f"+refs/heads/{remote_branch}:{tracking}")
-        if not git(root, "rev-parse", "--verify", "--quiet", tracking, check=False).strip():
-            raise CatalogError(f"sync: {remote} has no branch {remote_branch}")
         base = git(root, "merge-base", "HEAD", tracking).strip()
         plan = plan_renumbering(_tree_versions(root, base, prefix), _tree_versions(root, "HEAD", prefix),
                                 _tree_versions(root, tracking, prefix))

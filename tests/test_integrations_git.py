@@ -178,3 +178,17 @@ def test_plan_renumbering_keeps_order_and_leaves_shared_versions():
     assert plan_renumbering(base, local, theirs) == {"fraud": {2: 3, 3: 4}}
     assert plan_renumbering(base, {"fraud": {1, 2}}, {"fraud": {1}}) == {}
     assert plan_renumbering({}, {"new": {1}}, {"new": {1, 2}}) == {"new": {1: 3}}
+
+
+def test_first_sync_pushes_a_new_branch(tmp_path):
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
+    work = tmp_path / "work"
+    git(tmp_path, "init", "-q", "-b", "main", str(work))
+    git(work, "remote", "add", "origin", str(remote))
+    cat = Catalog.init(work / "catalog", user=ALICE)
+    cat.register("fraud")
+    result = sync(cat)
+    assert result.pushed == 1 and result.committed
+    assert git(remote, "log", "--format=%s", "main").strip() == f"Register fraud@1 ({ALICE}) (and 1 more)"
+    assert git(work, "rev-parse", "--abbrev-ref", "main@{upstream}").strip() == "origin/main"
