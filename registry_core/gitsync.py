@@ -136,7 +136,7 @@ def message(lines: list[str]) -> str:
 # -- committing -------------------------------------------------------------------------------------
 def _pending(catalog: Catalog, root: Path, prefix: str) -> list[str]:
     """Catalog-relative paths of changed or new files, leaving out unfinished writes of other processes."""
-    out = git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--", prefix or ".")
+    out = git(root, "status", "--porcelain", "-z", "--no-renames", "--untracked-files=all", "--", prefix or ".")
     paths = []
     for entry in out.split("\0"):
         if len(entry) < 4:
@@ -155,21 +155,23 @@ def _pending(catalog: Catalog, root: Path, prefix: str) -> list[str]:
     return paths
 
 
-def commit_pending(catalog: Catalog, subject: str | None = None) -> str | None:
+def commit_pending(catalog: Catalog) -> str | None:
     """Commit the catalog's new and changed files with a message saying what happened; None if nothing."""
     root = repo_root(catalog)
     prefix = _prefix(catalog, root)
     paths = _pending(catalog, root, prefix)
     if not paths:
         return None
-    text = subject or message(describe(catalog.root, paths))
-    full = [prefix + p for p in paths]
+    text = message(describe(catalog.root, paths))
+    # paths on stdin, not argv: a large import commits thousands of files
+    listed = "\0".join(prefix + p for p in paths)
+    spec = ["--pathspec-from-file=-", "--pathspec-file-nul"]
     for _ in range(20):  # another writer's commit may hold .git/index.lock for a moment
-        done = subprocess.run(["git", "add", "-A", "--", *full], cwd=root, capture_output=True, text=True,
+        done = subprocess.run(["git", "add", "-A", *spec], cwd=root, input=listed, capture_output=True, text=True,
                               check=False)
         if done.returncode == 0:
-            done = subprocess.run(["git", "commit", "-q", "-m", text, "--", *full], cwd=root, capture_output=True,
-                                  text=True, check=False)
+            done = subprocess.run(["git", "commit", "-q", "-m", text, *spec], cwd=root, input=listed,
+                                  capture_output=True, text=True, check=False)
         if done.returncode == 0:
             return git(root, "rev-parse", "HEAD").strip()
         if "index.lock" not in done.stderr:
