@@ -1,0 +1,125 @@
+"""What must hold on any damaged catalog: the damage is named, the rest keeps working, nothing leaks."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from registry_core import Catalog, RegistryError
+from registry_core.cli import main
+
+from .corpus import ALICE, BOB, INTACT, INTACT_VERSIONS, SECRET, Case
+
+# Commands a user, a CI job and an auditor run; none may crash, whatever the catalog holds.
+QUICK_COMMANDS = [["list"], ["resolve", "fraud@production"], ["show", "victim@latest", "--format", "json"],
+                  ["query", "SELECT * FROM metrics"], ["verify"]]
+READ_COMMANDS = [
+    ["list"], ["list", "fraud"], ["list", "--format", "json"], ["list", "victim"],
+    ["query", "SELECT model, count(*) AS n FROM versions GROUP BY model ORDER BY model"],
+    ["query", "SELECT * FROM metrics"], ["query", "SELECT * FROM events"],
+    ["resolve", "fraud@production", "--format", "json"], ["resolve", "victim@latest"],
+    ["show", "fraud@production"], ["show", "victim@latest", "--format", "json"],
+    ["compare", "fraud@1", "fraud@2", "fraud@3"], ["lineage", "fraud@3", "--format", "dot"],
+    ["history"], ["requests"], ["verify", "fraud@production"], ["verify"], ["gc", "--dry-run", "--older-than", "0"],
+]
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(root: Path, *args: str, user: str = BOB) -> CliResult:
+    """``modelreg --catalog ROOT --user USER ARGS`` in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["--catalog", str(root), "--user", user, *args])
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Outcome:
+    """Everything one case produced, for the assertions and the report."""
+
+    problems: list[dict] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+
+def check_rest(cat: Catalog, outcome: Outcome, commands: list[list[str]]) -> None:
+    """The healthy models answer as before, through the API and the CLI, and nothing crashes."""
+    for ref, version in INTACT.items():
+        assert cat.resolve(ref)["version"] == version, ref
+    for model, versions in INTACT_VERSIONS.items():
+        assert sorted(v["version"] for v in cat.versions(model)) == versions
+    frame = cat.query("SELECT model, count(*) AS n FROM versions WHERE model IN ('fraud', 'churn') GROUP BY model")
+    assert dict(zip(frame["model"], frame["n"])) == {"fraud": 3, "churn": 1}
+    assert len(cat.requests("fraud")) == 1
+    for call in (lambda: cat.get("victim@latest"), cat.models):
+        try:
+            outcome.texts.append(json.dumps(call(), default=str))
+        except RegistryError as exc:  # the victim may be gone; refusing is fine, crashing is not
+            outcome.texts.append(str(exc))
+    for args in commands:
+        result = run_cli(cat.root, *args)
+        outcome.texts += [result.out, result.err]
+        assert result.code in (0, 1) and "unexpected" not in result.err, (args, result)
+        if "victim" not in " ".join(args) and args[0] not in ("verify", "gc"):
+            assert result.code == 0, (args, result)
+
+
+def matching(problems: list[dict], case: Case) -> list[dict]:
+    return [p for p in problems if case.path in p["path"] and re.search(case.message, p["message"])
+            and p["severity"] == case.severity]
+
+
+def check_case(case: Case, root: Path, thorough: bool = False) -> Outcome:
+    """Run the readers over a damaged catalog and assert the contract; returns what was seen.
+
+    ``thorough`` runs every read command of the CLI; by default a quick set (the API calls behind the
+    others are exercised anyway, and the full set runs on the catalog holding every case at once).
+    """
+    outcome = Outcome()
+    cat = Catalog(root, user=BOB)
+    if case.via == "verify":
+        outcome.problems = [{"path": r["path"], "severity": "error", "message": r["message"]}
+                            for r in cat.verify() if not r["ok"]]
+    else:
+        outcome.problems = cat.validate()
+    outcome.texts.append(json.dumps(outcome.problems, default=str))
+    assert matching(outcome.problems, case), f"{case.id}: no problem on {case.path!r} matching " \
+                                             f"{case.message!r} ({case.severity}) in {outcome.problems}"
+    errors = [p for p in outcome.problems if p["severity"] == "error"]
+
+    command = run_cli(root, case.via)
+    outcome.texts += [command.out, command.err]
+    assert "unexpected" not in command.err, command.err
+    if case.via == "validate":
+        assert command.code == (1 if errors else 0), command
+        assert any(case.path in line and re.search(case.message, line) for line in command.out.splitlines()), \
+            f"{case.id}: 'modelreg validate' does not name {case.path} and the problem:\n{command.out}"
+    else:
+        assert command.code == 1 and case.path in command.out + command.err
+
+    check_rest(cat, outcome, READ_COMMANDS if thorough else QUICK_COMMANDS)
+
+    # Writes to healthy models still work, unless registry.yaml is broken (then lifecycle writes are refused).
+    registry_broken = any(p["path"] == "registry.yaml" and p["severity"] == "error" for p in outcome.problems)
+    try:
+        Catalog(root, user=ALICE).promote("churn", 1, "staging", reason="still works")
+        assert not registry_broken, "a lifecycle write went through on a broken registry.yaml"
+    except RegistryError as exc:
+        assert registry_broken and "registry.yaml" in str(exc), exc
+    assert SECRET not in outcome.text(), f"{case.id}: the secret outside the catalog leaked into the output"
+    return outcome
