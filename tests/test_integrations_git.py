@@ -192,3 +192,17 @@ def test_first_sync_pushes_a_new_branch(tmp_path):
     assert result.pushed == 1 and result.committed
     assert git(remote, "log", "--format=%s", "main").strip() == f"Register fraud@1 ({ALICE}) (and 1 more)"
     assert git(work, "rev-parse", "--abbrev-ref", "main@{upstream}").strip() == "origin/main"
+
+
+def test_unfinished_writes_are_left_out_of_commits(clones):
+    alice, _ = clones
+    unfinished = alice.layout.versions("fraud") / "7"
+    (unfinished / "metrics").mkdir(parents=True)
+    (unfinished / "metrics" / "metrics.parquet").write_bytes(b"half")
+    (alice.layout.events("fraud")).mkdir(parents=True, exist_ok=True)
+    (alice.layout.events("fraud") / ".tmp-x.yaml.1.abcd").write_text("id: half")
+    alice.register("fraud")
+    sync(alice)
+    committed = git(alice.root.parent, "ls-files", "catalog/models/fraud")
+    assert "versions/2/manifest.yaml" in committed
+    assert "versions/7/" not in committed and ".tmp-" not in committed
