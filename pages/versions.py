@@ -21,6 +21,7 @@ from dashboard.widgets import (
     synced_select,
 )
 from registry_core import metric_key
+from registry_core.card import render_card
 from registry_core.compare import primary_metric
 
 ctx = current()
@@ -99,6 +100,11 @@ with head[0]:
                + (f" · {manifest['task']}" if manifest.get("task") else ""))
     if manifest.get("description"):
         st.markdown(manifest["description"])
+    task = next((m["task"] for m in data.models(cat, key) if m["model"] == model), None)
+    pending = [r for r in data.requests(cat, key) if r["model"] == model]
+    st.download_button("⬇️ Model card", render_card(info, pending, task), file_name=f"{model}-v{number}-README.md",
+                       mime="text/markdown", key="versions_card",
+                       help="A Markdown model card in the Hugging Face format, as `modelreg card` writes it")
 holders = [v["version"] for v in versions if v["stage"] == "production" and v["version"] != number]
 head[1].page_link(COMPARE, label="Compare →",
                   query_params={"model": model, "versions": ",".join(map(str, [*holders[:1], number]))})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from builders import ALICE, BOB
@@ -178,3 +179,18 @@ def test_diff_when_the_catalog_is_new_on_the_branch(tmp_path):
     assert [v["ref"] for v in result["versions"]] == ["fraud@1"]
     assert result["versions"][0]["production"] is None
     assert "production (none)" in to_markdown(result)
+
+
+def test_version_page_offers_the_card_as_a_download(fraud_builder, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("MODELREG_CATALOG", str(fraud_builder.root))
+    monkeypatch.setenv("MODELREG_USER", BOB)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60)
+    at.query_params["model"] = "fraud-detector"
+    at.query_params["version"] = "2"
+    at.run()
+    at.switch_page("pages/versions.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    (button,) = [e for e in at.get("download_button") if e.proto.label == "⬇️ Model card"]
+    assert button.proto.help.startswith("A Markdown model card")
