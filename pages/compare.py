@@ -89,12 +89,19 @@ if rows:
     styled = table.style.apply(_style, axis=None).format(
         {c: (lambda v: "" if pd.isna(v) else f"{v:+.4g}") if c.startswith("Δ") else
          (lambda v: "" if pd.isna(v) else f"{v:.4g}") for c in number_columns})
-    st.dataframe(styled, hide_index=True, width="stretch", key="compare_table")
+    st.dataframe(styled, hide_index=True, width="stretch", key="compare_table", height=min(38 + 35 * len(table), 460))
     st.caption(f"Best value per metric highlighted (by each metric's goal); Δ is each version minus the baseline "
                f"v{baseline}, green when better.")
-    st.plotly_chart(charts.bars(comparison.rows, refs, {r["key"]: metric_label(r["key"], settings)
-                                                        for r in comparison.rows}),
-                    key="compare_bars", config={"displayModeBar": False})
+    keys = [r["key"] for r in comparison.rows]
+    first = primary_metric(settings, keys)
+    suggested = [first, *[k for k in keys if k != first and "|" not in k]][:6]
+    barred = synced_multiselect("Bar charts for", keys, key="compare_bar_metrics", param="bars", default=suggested,
+                                format_func=lambda k: metric_label(k, settings))
+    if barred:
+        shown_rows = [r for r in comparison.rows if r["key"] in barred]
+        st.plotly_chart(charts.bars(shown_rows, refs, {r["key"]: metric_label(r["key"], settings)
+                                                       for r in shown_rows}),
+                        key="compare_bars", config={"displayModeBar": False})
 else:
     st.caption("These versions have no headline metrics.")
 

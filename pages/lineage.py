@@ -65,8 +65,15 @@ with impact_col:
     c2.metric("Models", len({u["model"] for u in usage}))
     c3.metric("Ever deployed", len({(u["model"], u["version"]) for u in deployed}),
               help="versions that held a stage (staging, production...) at some time")
-    st.dataframe([{"version": f"{u['model']}@{u['version']}", "dataset": u["dataset"], "role": u["role"] or "",
-                   "stage now": stage_label(u["stage"]), "held": ", ".join(u["deployed"])} for u in usage],
+    by_version: dict[str, dict] = {}
+    for u in usage:  # one row per version, its dataset versions and roles joined
+        row = by_version.setdefault(f"{u['model']}@{u['version']}", {
+            "version": f"{u['model']}@{u['version']}", "stage now": stage_label(u["stage"]),
+            "ever held": ", ".join(u["deployed"]) or "—", "roles": [], "dataset versions": []})
+        row["roles"].append(u["role"] or "?")
+        row["dataset versions"].append(u["dataset"].partition("@")[2] or "(unversioned)")
+    st.dataframe([{**r, "roles": ", ".join(dict.fromkeys(r["roles"])),
+                   "dataset versions": ", ".join(dict.fromkeys(r["dataset versions"]))} for r in by_version.values()],
                  hide_index=True, width="stretch", key="lineage_usage")
     refs = list(dict.fromkeys(f"{u['model']}@{u['version']}" for u in usage))
     target = st.selectbox("Open a version that used it", refs, key="lineage_open")

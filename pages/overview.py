@@ -45,7 +45,8 @@ else:
     for m in models:
         headline = primary_metric(ctx.settings, keys_of.get(m["model"], []))
         number = shown.get(m["model"])
-        row = {"model": m["model"], "latest": m["latest"], "versions": m["versions"]}
+        row = {"model": m["model"], "open": f"versions?model={m['model']}", "latest": m["latest"],
+               "versions": m["versions"]}
         for stage in stages:
             row[stage] = ", ".join(f"v{v}" for v in m["stages"].get(stage, [])) or "—"
         row["headline"] = metric_label(headline, ctx.settings) if headline else "—"
@@ -53,7 +54,6 @@ else:
         row["of"] = f"v{number}" + (" (production)" if m["stages"].get("production") else " (newest)") \
             if headline else ""
         row["description"] = m["description"] or ""
-        row["open"] = f"versions?model={m['model']}"
         rows.append(row)
     st.dataframe(rows, hide_index=True, width="stretch", key="overview_models", column_config={
         "value": st.column_config.NumberColumn("headline value", format="%.4g"),
