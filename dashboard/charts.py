@@ -143,9 +143,10 @@ def timeline(spans: list[dict], promotions: list[dict], monitoring: pd.DataFrame
                 x=part["timestamp"], y=part["value"], mode="lines+markers",
                 name=f"v{number} {metric}" + (f"[{dataset}]" if dataset else ""), legendgroup=f"v{number}",
                 line={"color": version_color(number)}), row=2, col=1)
-    for event in promotions:
-        fig.add_vline(x=event["at"].timestamp() * 1000, line={"color": stage_color(event["stage"]), "width": 1,
-                                                               "dash": "dot"})
+    # one layout update for every line (add_vline per event re-validates all shapes: quadratic)
+    fig.update_layout(shapes=[{"type": "line", "xref": "x", "yref": "paper", "x0": e["at"], "x1": e["at"], "y0": 0,
+                               "y1": 1, "line": {"color": stage_color(e["stage"]), "width": 1, "dash": "dot"}}
+                              for e in promotions])
     fig.add_trace(go.Scatter(
         x=[e["at"] for e in promotions], y=[e["stage"] for e in promotions], mode="markers", name="promotion",
         marker={"symbol": "triangle-down", "size": 11, "color": [stage_color(e["stage"]) for e in promotions],

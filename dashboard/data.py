@@ -15,7 +15,9 @@ import streamlit as st
 from registry_core import Catalog, metric_key
 from registry_core.compare import Comparison
 from registry_core.events import ModelState
-from registry_core.lifecycle import Plan
+from registry_core.lifecycle import Plan, policy_for, rollback_plan
+from registry_core.policy import Decision
+from registry_core.settings import Policy
 
 Key = tuple[str, str]
 cached = st.cache_data(show_spinner=False, max_entries=256)
@@ -147,3 +149,15 @@ def headline_values(_catalog: Catalog, key: Key, pairs: tuple[tuple[str, int], .
     for row in rows:
         out.setdefault((row["model"], row["version"]), {})[metric_key(row)] = row["value"]
     return out
+
+
+@cached
+def rollback(_catalog: Catalog, key: Key, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
+    """``lifecycle.rollback_plan``: who may roll back this stage, and from which version to which."""
+    return rollback_plan(_catalog, model, stage, user)
+
+
+@cached
+def policy(_catalog: Catalog, key: Key, model: str, stage: str) -> Policy:
+    """The stage's policy for this model (model.yaml's override, else registry.yaml's)."""
+    return policy_for(_catalog, model, stage)

@@ -4,6 +4,7 @@ when, with monitoring metrics over time and the promotions marked on it."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 import pandas as pd
 import streamlit as st
@@ -14,6 +15,13 @@ from dashboard.widgets import empty, pick_model, synced_multiselect
 from registry_core import formats
 
 COLUMNS = ["at", "by", "model", "action", "version", "stage", "reason", "request", "forced", "id"]
+
+
+
+def csv_of(rows: list[dict]) -> str:
+    """The filtered trail as CSV, made only when the button is pressed (deferred download)."""
+    return formats.to_csv(rows, COLUMNS) + "\n"
+
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings
@@ -48,7 +56,7 @@ else:
                  column_config={"at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                                 "version": st.column_config.NumberColumn(format="%d"),
                                 "forced": st.column_config.CheckboxColumn()})
-    st.download_button("Download CSV", formats.to_csv(rows, COLUMNS) + "\n", file_name="modelreg-history.csv",
+    st.download_button("Download CSV", partial(csv_of, rows), file_name="modelreg-history.csv",
                        mime="text/csv", key="history_csv", icon="⬇️")
 
 st.subheader("Stage timeline")

@@ -24,7 +24,6 @@ from dashboard.widgets import (
     synced_select,
 )
 from registry_core.events import Request
-from registry_core.lifecycle import policy_for, rollback_plan
 from registry_core.policy import may_answer
 
 DIALOG = "promote_dialog"  # open state of the confirm dialogs lives in session_state (works in AppTest too)
@@ -142,7 +141,7 @@ with main:
     rollable = [s for s in targets if s != "archived"]
     r_stage = st.selectbox("Stage", rollable, key="rollback_stage",
                            index=rollable.index("production") if "production" in rollable else 0)
-    decision, holder, previous = rollback_plan(cat, model, r_stage, ctx.user or "anonymous")
+    decision, holder, previous = data.rollback(cat, key, model, r_stage, ctx.user or "anonymous")
     st.caption(decision.reason)
     help_text = why_not(decision.allowed, decision.reason)
     rb_label = f"Roll back {r_stage}: v{holder} → v{previous}" if holder and previous else f"Roll back {r_stage}"
@@ -160,7 +159,7 @@ with side:
     pending.sort(key=lambda r: (r["model"] != model, r["at"]))
     for row in pending:
         request = data.state(cat, key, row["model"]).requests[row["id"]]
-        policy = policy_for(cat, row["model"], request.stage)
+        policy = data.policy(cat, key, row["model"], request.stage)
         with st.container(border=True):
             st.markdown(f"**{row['model']}@{request.version} → {request.stage}**  \n"
                                     f"asked by {request.by} on {request.at:%Y-%m-%d %H:%M} · "

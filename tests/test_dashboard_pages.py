@@ -303,3 +303,31 @@ def test_act_as_is_opt_in(fraud_builder, monkeypatch):
     chooser.set_value(ALICE).run()
     ok(at)
     assert ALICE in at.sidebar.markdown[1].value and "demo" in at.sidebar.caption[1].value
+
+
+class _Headers:
+    """Stands in for ``st.context`` (AppTest cannot seed request headers)."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+
+def test_a_header_is_trusted_only_when_registry_yaml_names_it(fraud_builder, monkeypatch):
+    import streamlit as st
+
+    monkeypatch.setattr(st, "context", _Headers({"X-Forwarded-Email": ALICE}))
+    at = app(fraud_builder.root, monkeypatch, user=BOB)
+    assert BOB in at.sidebar.markdown[1].value  # not named in registry.yaml: the header is ignored
+
+    registry = fraud_builder.root / "registry.yaml"
+    registry.write_text(registry.read_text() + "auth:\n  trusted_header: X-Forwarded-Email\n")
+    at = app(fraud_builder.root, monkeypatch, user=BOB)
+    ok(at)
+    assert ALICE in at.sidebar.markdown[1].value and "header X-Forwarded-Email" in at.sidebar.caption[1].value
+
+    monkeypatch.setattr(st, "context", _Headers({}))
+    at = app(fraud_builder.root, monkeypatch, user=BOB)
+    at.switch_page("pages/promote.py").run()
+    ok(at)
+    assert "read-only" in at.sidebar.markdown[1].value  # named but absent: not the server's user
+    assert "login proxy" in at.button(key="promote_button").help
