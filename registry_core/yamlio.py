@@ -9,6 +9,7 @@ alias bomb ("billion laughs") can exhaust memory or time later on.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,13 @@ MAX_DEPTH = 200
 _OPENERS_BEFORE_WALK = 2_000
 
 
+def _key(key: Any) -> str:
+    return key if isinstance(key, str) else json.dumps(key) if key is None or isinstance(key, bool) else str(key)
+
+
 def _count_nodes(tree: Any, path: Path) -> None:
+    """Cap the expanded size, and make every mapping key a string (as the JSON of the index has them):
+    keys of mixed types (``{1: a, b: c}``) would otherwise break every sorted JSON dump downstream."""
     seen = 0
     stack = [tree]
     while stack:
@@ -37,6 +44,10 @@ def _count_nodes(tree: Any, path: Path) -> None:
         if seen > MAX_NODES:
             raise InvalidInput(f"{path}: YAML expands to more than {MAX_NODES} nodes (alias bomb?)")
         if isinstance(node, dict):
+            if not all(isinstance(k, str) for k in node):
+                items = list(node.items())
+                node.clear()
+                node.update((_key(k), v) for k, v in items)
             stack.extend(node.keys())
             stack.extend(node.values())
         elif isinstance(node, list):
