@@ -366,6 +366,24 @@ CASES: list[Case] = [
 
 KINDS = sorted({case.kind for case in CASES})
 
+# Odd but legal: no error may come of these, and nothing may break (each once broke or could break a reader).
+ODDITIES: dict[str, Callable[[Path, Path], None]] = {
+    "mixed-type-mapping-keys": _edit(MANIFEST, lambda t: t.replace(
+        "params:", "params: {a: {b: [1, {c: .nan}]}, 1: 2, 2026-01-01: x}\nx_params:")),
+    "markup-in-a-reason": lambda root, outside: add_event(
+        root, "action: promote\nversion: 2\nstage: staging\nreason: '<script>x</script> [y](javascript:z)'\n"),
+    "gates-of-any-shape": lambda root, outside: add_event(
+        root, "action: promote\nversion: 2\nstage: staging\ngates: [{}, {passed: [1], value: abc, gate: {x: 1}}]\n"),
+    "odd-metric-and-dataset-names": _write(f"{METRICS}/odd.parquet", lambda r, o: parquet_bytes(pa.table(
+        {"metric": ["a|b[c]", "\u00e9t\u00e9"], "value": [1e308, -0.0], "dataset": ["x|y", ""]}))),
+    "binary-date-and-inf-tags": _edit(
+        MANIFEST, lambda t: t + "tags: {blob: !!binary aGVsbG8=, when: 2026-01-01, n: .inf}\n"),
+    "dataset-version-not-a-string": _edit(
+        MANIFEST, lambda t: t + "lineage: {datasets: [{name: d, version: {a: 1}}]}\n"),
+    "a-stage-listed-twice-and-a-numeric-stage": _edit("registry.yaml", lambda t: t.replace(
+        "  - name: archived\n", "  - name: archived\n  - name: staging\n  - name: '2'\n")),
+}
+
 
 def prepare_outside(outside: Path) -> None:
     """The secret file (atime set to the epoch: any read moves it) and a fake catalog to lure links."""

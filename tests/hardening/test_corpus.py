@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import traceback
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from registry_core import Catalog
 
 from .checks import APP, READ_COMMANDS, Outcome, check_case, check_dashboard, check_rest, check_writes
 from .conftest import add_figure
-from .corpus import BOB, CASES, KINDS, SECRET, materialize, outside_state
+from .corpus import BOB, CASES, KINDS, ODDITIES, SECRET, materialize, outside_state, prepare_outside
 
 BY_ID = {case.id: case for case in CASES}
 CASE_LIMIT_S = 120
@@ -98,3 +99,19 @@ def test_every_case_at_once(base_catalog, tmp_path, monkeypatch):
     assert SECRET not in outcome.text()
     assert outside_state(outside) == before
     add_figure("cases applied to one catalog at once", applied)
+
+
+def test_odd_but_legal_catalogs_keep_working(base_catalog, tmp_path, monkeypatch):
+    """Legal in YAML and Parquet, unusual in practice: no error, and every reader and page still works."""
+    root, outside = tmp_path / "catalog", tmp_path / "outside"
+    shutil.copytree(base_catalog, root, symlinks=True)
+    prepare_outside(outside)
+    for build in ODDITIES.values():
+        build(root, outside)
+    monkeypatch.chdir(tmp_path)
+    assert [p for p in Catalog(root).validate() if p["severity"] == "error"] == []
+    outcome = Outcome()
+    check_rest(Catalog(root, user=BOB), outcome, READ_COMMANDS)
+    if APP.exists():
+        check_dashboard(root)
+    add_figure("odd but legal variations, all at once", len(ODDITIES))
