@@ -85,6 +85,7 @@ def build_all(base: Path, where: Path) -> tuple[Path, Path, int]:
     return root, outside, applied
 
 
+@pytest.mark.time_limit(300)
 def test_every_case_at_once(base_catalog, tmp_path, monkeypatch):
     """All the damage in one catalog: every read command still answers for the healthy models."""
     root, outside, applied = build_all(base_catalog, tmp_path)
@@ -101,6 +102,7 @@ def test_every_case_at_once(base_catalog, tmp_path, monkeypatch):
     add_figure("cases applied to one catalog at once", applied)
 
 
+@pytest.mark.time_limit(300)
 def test_odd_but_legal_catalogs_keep_working(base_catalog, tmp_path, monkeypatch):
     """Legal in YAML and Parquet, unusual in practice: no error, and every reader and page still works."""
     root, outside = tmp_path / "catalog", tmp_path / "outside"

@@ -58,7 +58,7 @@ def killed(tmp_path_factory) -> dict[str, dict]:
              for name, (args, user) in commands.items()}
     reports = {}
     for name, proc in procs.items():
-        out, err = proc.communicate(timeout=170)
+        out, err = proc.communicate(timeout=400)
         assert proc.returncode == 0, err[-3000:]
         reports[name] = json.loads(out)
         add_figure(f"processes killed mid-{name} (one per write step)", len(reports[name]["kills"]))
@@ -69,7 +69,7 @@ def _state(seen: dict) -> dict:
     return {key: value for key, value in seen.items() if key != "events"}
 
 
-@pytest.mark.time_limit(180)
+@pytest.mark.time_limit(420)
 @pytest.mark.parametrize("command", ["register", "log-metrics", "promote", "approve"])
 def test_a_writer_killed_at_any_step_leaves_a_valid_catalog(killed, command):
     report = killed[command]

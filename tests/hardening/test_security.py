@@ -100,6 +100,7 @@ def test_no_code_path_unpickles_evaluates_or_runs_catalog_content():
     assert found == []
 
 
+@pytest.mark.time_limit(300)
 def test_artifacts_are_hashed_never_loaded_or_run(tmp_path):
     marker = tmp_path / "RAN"
 
@@ -175,6 +176,7 @@ ESCAPES = [
 ]
 
 
+@pytest.mark.time_limit(300)
 def test_query_cannot_read_write_attach_or_load(guarded, tmp_path, monkeypatch):
     secret = tmp_path / "secret.csv"
     secret.write_text("token\nTOPSECRET\n")
@@ -221,6 +223,7 @@ def test_the_dashboard_trusts_an_identity_header_only_when_registry_yaml_names_i
 
 
 # -- policy --------------------------------------------------------------------------------------------
+@pytest.mark.time_limit(300)
 def test_policy_is_enforced_by_the_core_for_every_entry_point(guarded):
     bob, mallory = Catalog(guarded, user=BOB), Catalog(guarded, user=MALLORY)
     events = guarded / "models/fraud/events"

@@ -12,6 +12,7 @@ import itertools
 import random
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -163,8 +164,9 @@ class ReplayMachine(RuleBasedStateMachine):
 
 
 TestReplaySoak = ReplayMachine.TestCase
+TestReplaySoak.pytestmark = [pytest.mark.time_limit(300)]
 # derandomize: the same examples on every run, so the figures in docs/robustness.md reproduce exactly.
-TestReplaySoak.settings = settings(max_examples=45, stateful_step_count=80, deadline=None, derandomize=True,
+TestReplaySoak.settings = settings(max_examples=60, stateful_step_count=80, deadline=None, derandomize=True,
                                    database=None, suppress_health_check=list(HealthCheck))
 
 
@@ -250,5 +252,6 @@ class CatalogMachine(RuleBasedStateMachine):
 
 
 TestCatalogSoak = CatalogMachine.TestCase
+TestCatalogSoak.pytestmark = [pytest.mark.time_limit(300)]
 TestCatalogSoak.settings = settings(max_examples=3, stateful_step_count=25, deadline=None, derandomize=True,
                                     database=None, suppress_health_check=list(HealthCheck))
