@@ -60,7 +60,13 @@ READERS = {"model": extract.read_model, "event": extract.read_event}
 
 
 def load_settings(layout: Layout) -> tuple[Settings, list[tuple[str, str, str]]]:
-    """registry.yaml parsed, or the defaults plus a problem if it is missing or broken."""
+    """registry.yaml parsed, or the defaults plus a problem if it is missing or broken.
+
+    A registry.yaml that is a symbolic link is never followed: defaults apply and writes are refused.
+    """
+    if layout.registry.is_symlink():
+        return Settings(), [(layout.registry.name, "error", "is a symbolic link, never followed "
+                                                            "(defaults in use; writes are refused)")]
     if not layout.registry.exists():
         return Settings(), []
     try:
