@@ -31,7 +31,13 @@ with graph_col:
                            default=versions[0]["version"], parse=int, container=top[1],
                            format_func=lambda n: f"v{n} · {stage_of[n]}")
     info = data.lineage(cat, key, f"{model}@{number}")
-    st.graphviz_chart(to_dot(info), width="stretch")
+    parent_stages = {}
+    for parent in info["parents"]:
+        p_model, _, p_number = parent.rpartition("@")
+        if p_model in models:
+            found = {v["version"]: v["stage"] for v in data.versions(cat, key, p_model)}
+            parent_stages[parent] = found.get(int(p_number), "none") if p_number.isdigit() else "none"
+    st.graphviz_chart(to_dot(info, parent_stages), width="stretch")
     st.caption("Colours: " + " · ".join(f"<span style='color:{c}'>■</span> {s}" for s, c in STAGE_COLORS.items()),
                unsafe_allow_html=True)
     related = [*info["parents"], *(c["ref"] for c in info["children"])]

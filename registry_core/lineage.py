@@ -15,8 +15,11 @@ def _q(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def to_dot(info: dict) -> str:
-    """DOT for one version's lineage: datasets and parents upstream, children downstream."""
+def to_dot(info: dict, parent_stages: dict[str, str] | None = None) -> str:
+    """DOT for one version's lineage: datasets and parents upstream, children downstream.
+
+    ``parent_stages`` (ref -> stage) colours the parents too; children carry their stage already.
+    """
     me = info["ref"]
     lines = ["digraph lineage {", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=11];',
              f"  {_q(me)} [shape=box, style=\"filled,bold\", fillcolor={_q(stage_color(info['stage']))}, "
@@ -26,7 +29,9 @@ def to_dot(info: dict) -> str:
         lines.append(f"  {_q(node)} [shape=cylinder, label={_q(dataset['ref'])}];")
         lines.append(f"  {_q(node)} -> {_q(me)} [label={_q(dataset.get('role') or '')}];")
     for parent in info["parents"]:
-        lines.append(f"  {_q(parent)} [shape=box];")
+        stage = (parent_stages or {}).get(parent)
+        style = f", style=filled, fillcolor={_q(stage_color(stage))}, fontcolor=white" if stage else ""
+        lines.append(f"  {_q(parent)} [shape=box{style}];")
         lines.append(f"  {_q(parent)} -> {_q(me)} [label=\"parent\"];")
     for child in info["children"]:
         lines.append(f"  {_q(child['ref'])} [shape=box, style=filled, fillcolor={_q(stage_color(child['stage']))}];")

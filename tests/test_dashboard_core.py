@@ -62,3 +62,12 @@ def test_metric_rows_keep_keys_the_first_row_lacks(empty_catalog):
                                          {"metric": "loss", "value": 0.5, "step": 3}])
     rows = {(r["metric"], r["slice"], r["step"]) for r in empty_catalog.metrics("m@1")}
     assert rows == {("roc_auc", None, None), ("recall", "region=eu", None), ("loss", None, 3)}
+
+
+def test_lineage_dot_colours_parents_by_stage_when_told(fraud):
+    from registry_core.lineage import STAGE_COLORS, to_dot
+
+    info = fraud.lineage("fraud-detector@2")
+    assert '"fraud-detector@1" [shape=box];' in to_dot(info)
+    coloured = to_dot(info, {"fraud-detector@1": "archived"})
+    assert f'"fraud-detector@1" [shape=box, style=filled, fillcolor="{STAGE_COLORS["archived"]}", fontcolor=white];' in coloured
