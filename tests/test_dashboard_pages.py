@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -246,7 +245,6 @@ def test_files_written_by_others_show_up_on_the_next_run(fraud_builder, monkeypa
     at = app(fraud_builder.root, monkeypatch)
     assert at.metric[1].value == "4"
     Catalog(fraud_builder.root, user=CAROL).register("churn", metrics={"test": {"roc_auc": 0.7}})
-    time.sleep(0.01)
     at.run()
     assert at.metric[1].value == "5"
     at.button(key="refresh").click().run()
