@@ -84,12 +84,13 @@ def verify_entries(version_dir: Path, artifacts: list) -> list[ArtifactCheck]:
             results.append(ArtifactCheck(rel, False, "file is missing"))
             continue
         digest, size = sha256_file(path)
-        if item.get("sha256") and digest != item["sha256"]:
-            results.append(ArtifactCheck(rel, False, f"sha256 mismatch: recorded {item['sha256'][:12]}..., "
+        recorded = str(item["sha256"]).lower() if item.get("sha256") is not None else None
+        if recorded and digest != recorded:
+            results.append(ArtifactCheck(rel, False, f"sha256 mismatch: recorded {recorded[:12]}..., "
                                                      f"found {digest[:12]}..."))
         elif item.get("size") is not None and size != item["size"]:
             results.append(ArtifactCheck(rel, False, f"size mismatch: recorded {item['size']}, found {size}"))
-        elif not item.get("sha256"):
+        elif not recorded:
             results.append(ArtifactCheck(rel, False, "no sha256 recorded"))
         else:
             results.append(ArtifactCheck(rel, True, "ok"))

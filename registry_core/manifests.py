@@ -7,6 +7,7 @@ raising, so the index can skip one broken version and keep the rest, and
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -23,6 +24,7 @@ MANIFEST_KEYS = {
 MODEL_KEYS = {"name", "description", "owner", "task", "tags", "policies"}
 MAPPING_KEYS = ("params", "tags", "environment")
 STRING_KEYS = ("created_by", "description", "framework", "task")
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def safe_relative(path: object) -> str | None:
@@ -35,7 +37,9 @@ def safe_relative(path: object) -> str | None:
     return pure.as_posix()
 
 
-def _check_artifacts(value: Any, errors: list[str]) -> None:
+def _check_artifacts(value: Any, errors: list[str], warnings: list[str]) -> None:
+    """A malformed checksum is only a warning: the version still exists (SPEC 1.4's own example abbreviates
+    its checksums), and ``verify`` and the ``artifacts_verified`` gate fail for that file."""
     if not isinstance(value, list):
         errors.append("'artifacts' must be a list")
         return
@@ -45,8 +49,9 @@ def _check_artifacts(value: Any, errors: list[str]) -> None:
             continue
         if "path" in item and safe_relative(item["path"]) is None:
             errors.append(f"artifacts[{i}].path {item['path']!r} must be relative and stay inside the version folder")
-        if "sha256" in item and (not isinstance(item["sha256"], str) or len(item["sha256"]) != 64):
-            errors.append(f"artifacts[{i}].sha256 must be 64 hex digits")
+        if "sha256" in item and not (isinstance(item["sha256"], str) and SHA256_RE.match(item["sha256"])):
+            warnings.append(f"artifacts[{i}].sha256 {item['sha256']!r} is not 64 hex digits, so this artifact "
+                            "can never verify")
         if "size" in item and (isinstance(item["size"], bool) or not isinstance(item["size"], int) or item["size"] < 0):
             errors.append(f"artifacts[{i}].size must be a non-negative integer")
 
@@ -62,6 +67,10 @@ def _check_lineage(value: Any, errors: list[str]) -> None:
         for i, item in enumerate(datasets):
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
                 errors.append(f"lineage.datasets[{i}] must be a mapping with a string 'name'")
+                continue
+            for key in ("role", "sha256", "uri"):
+                if item.get(key) is not None and not isinstance(item[key], str):
+                    errors.append(f"lineage.datasets[{i}].{key} must be a string, got {item[key]!r}")
     parents = value.get("parents", [])
     if not isinstance(parents, list):
         errors.append("lineage.parents must be a list of references")
@@ -81,6 +90,7 @@ def check_manifest(raw: Any, model: str, version: int) -> tuple[list[str], list[
     if not isinstance(raw, dict):
         return [f"expected a mapping, got {type(raw).__name__}"], []
     errors: list[str] = []
+    warnings: list[str] = []
     for key in ("model", "version", "created_at"):
         if key not in raw:
             errors.append(f"missing required key {key!r}")
@@ -100,10 +110,10 @@ def check_manifest(raw: Any, model: str, version: int) -> tuple[list[str], list[
         if raw.get(key) is not None and not isinstance(raw[key], dict):
             errors.append(f"{key!r} must be a mapping, got {type(raw[key]).__name__}")
     if raw.get("artifacts") is not None:
-        _check_artifacts(raw["artifacts"], errors)
+        _check_artifacts(raw["artifacts"], errors, warnings)
     if raw.get("lineage") is not None:
         _check_lineage(raw["lineage"], errors)
-    warnings = [f"unknown key {key!r} (kept)" for key in raw if key not in MANIFEST_KEYS]
+    warnings += [f"unknown key {key!r} (kept)" for key in raw if key not in MANIFEST_KEYS]
     return errors, warnings
 
 

@@ -123,7 +123,7 @@ def test_unknown_manifest_keys_are_kept_and_warned(cat_path):
     assert [(p["severity"], "'notes'" in p["message"]) for p in cat.validate()] == [("warning", True)]
 
 
-# -- what modelreg writes, read by DuckDB or pyarrow alone -------------------------------------------------------
+# -- what modelreg writes, read by DuckDB or pyarrow alone ---------------------------------------------------
 @pytest.fixture
 def written(empty_catalog, tmp_path):
     artifact = tmp_path / "model.skops"
@@ -187,3 +187,71 @@ def test_the_cache_can_be_deleted(written):
     before = written.sql("SELECT * FROM headline ORDER BY ALL")
     shutil.rmtree(written.root / ".modelreg")
     assert Catalog(written.root).sql("SELECT * FROM headline ORDER BY ALL") == before
+
+
+SPEC_MANIFEST = """\
+model: fraud-detector
+version: 4
+created_at: 2026-11-20T10:12:00Z
+created_by: bob@example.com
+description: Gradient boosting with velocity features.
+framework: scikit-learn 1.5.2
+task: binary-classification
+params: {learning_rate: 0.05, n_estimators: 400, max_depth: 6}
+artifacts:
+  - {path: artifacts/model.skops, sha256: 9f2c..., size: 182344}        # inside the version folder
+  - {uri: s3://models/fraud/4/weights.bin, sha256: 1ab4..., size: 7340032}  # or elsewhere
+lineage:
+  datasets:
+    - {name: transactions, version: "2026-10", role: train, uri: "s3://...", sha256: "..."}
+    - {name: transactions, version: "2026-10-holdout", role: test}
+  parents: [fraud-detector@3]      # warm start, fine-tune, distillation sources
+  run: {id: "9a7b...", uri: "...", started_at: ..., duration_s: 1834, hardware: "8 vCPU, 32 GiB"}
+  code: {repo: "git@github.com:acme/fraud.git", commit: 4be1c2a, entrypoint: train.py}
+environment: {python: "3.11.7", requirements: [scikit-learn==1.5.2]}
+tags: {team: risk, ticket: RISK-142}
+"""
+
+
+def test_the_spec_manifest_example_verbatim(cli, cat_path):
+    """SPEC 1.4's example, abbreviated checksums included: the version exists; only verify fails."""
+    b = CatalogBuilder(cat_path)
+    b.write_yaml("models/fraud-detector/versions/4/manifest.yaml", SPEC_MANIFEST)
+    (cat_path / "models/fraud-detector/versions/4/artifacts").mkdir()
+    (cat_path / "models/fraud-detector/versions/4/artifacts/model.skops").write_bytes(b"x" * 182344)
+    info = cli("show", "fraud-detector@4", "--format", "json").json
+    assert info["manifest"]["params"] == {"learning_rate": 0.05, "n_estimators": 400, "max_depth": 6}
+    assert info["manifest"]["created_by"] == BOB and info["stage"] == "none"
+    assert info["lineage"]["parents"] == ["fraud-detector@3"]
+    assert [d["ref"] for d in info["lineage"]["datasets"]] == ["transactions@2026-10",
+                                                              "transactions@2026-10-holdout"]
+    assert cli("resolve", "fraud-detector@latest").out.strip() == "fraud-detector@4"
+    validate = cli("validate", "--format", "json")
+    assert validate.code == 0 and {p["severity"] for p in validate.json} == {"warning"}
+    assert cli("verify").code == 1
+
+
+def test_metric_tables_written_by_other_tools(cat_path):
+    """Only metric and value are required; any column order, int or float32 values, pandas NaN steps."""
+    import pandas as pd
+    import pyarrow as pa
+
+    b = CatalogBuilder(cat_path, registry=None)
+    b.version("m", 1)
+    folder = cat_path / "models/m/versions/1/metrics"
+    folder.mkdir()
+    pq.write_table(pa.table({"metric": ["a"], "value": pa.array([1], pa.int64())}), folder / "minimal.parquet")
+    pq.write_table(pa.table({"value": pa.array([0.5], pa.float32()), "metric": ["b"], "dataset": ["test"]}),
+                   folder / "reordered.parquet")
+    pd.DataFrame({"metric": ["c", "c", "c"], "value": [0.1, 0.2, 0.3], "step": [1, 2, None],
+                  "timestamp": [dt.datetime(2026, 1, 1), None, dt.datetime(2026, 1, 2)]}).to_parquet(
+        folder / "pandas.parquet")
+    cat = Catalog(cat_path)
+    assert cat.problems() == []
+    rows = cat.sql("SELECT metric, value, dataset, step, timestamp FROM metrics ORDER BY metric, step")
+    assert [(r["metric"], r["value"], r["dataset"], r["step"]) for r in rows] == [
+        ("a", 1.0, None, None), ("b", 0.5, "test", None), ("c", 0.1, None, 1), ("c", 0.2, None, 2),
+        ("c", 0.3, None, None)]
+    assert rows[2]["timestamp"] == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    headline = {r["metric"]: r["value"] for r in cat.sql("SELECT metric, value FROM headline")}
+    assert headline == {"a": 1.0, "b": 0.5, "c": 0.3}

@@ -33,6 +33,10 @@ BROKEN = {
                      "does not match its folder"),
     "missing key": ("models/fraud-detector/versions/3/manifest.yaml", "model: fraud-detector\nversion: 3\n",
                     "missing required key 'created_at'"),
+    "dataset role a number": ("models/fraud-detector/versions/3/manifest.yaml",
+                              "model: fraud-detector\nversion: 3\ncreated_at: 2026-11-01T08:00:00Z\n"
+                              "lineage: {datasets: [{name: tx, version: 3, role: 7, sha256: 12345}]}\n",
+                              "lineage.datasets[0].role must be a string"),
     "bad parquet": ("models/fraud-detector/versions/3/metrics/metrics.parquet", "not parquet at all",
                     "Parquet"),
     "bad event": ("models/fraud-detector/events/20261101T000000.000000Z-0000ffff.yaml",
@@ -155,3 +159,18 @@ def test_verify_of_a_uri_artifact_is_not_a_failure(cli, fraud_builder, fraud):
                           artifacts=[{"uri": "s3://models/churn/2/w.bin", "sha256": "a" * 64, "size": 7}])
     result = cli("verify", "churn@2", "--format", "json")
     assert result.code == 0 and result.json[0]["ok"] is True
+
+
+def test_verify_accepts_upper_case_checksums_and_survives_odd_ones(cli, fraud_builder, fraud):
+    data = b"weights"
+    fraud_builder.version("churn", 2, "2026-10-06T00:00:00Z",
+                          artifacts=[{"path": "artifacts/a.bin", "sha256": hashlib.sha256(data).hexdigest().upper()},
+                                     {"path": "artifacts/b.bin", "sha256": 12345}])
+    (fraud.root / "models/churn/versions/2/artifacts").mkdir()
+    for name in ("a.bin", "b.bin"):
+        (fraud.root / "models/churn/versions/2/artifacts" / name).write_bytes(data)
+    result = cli("verify", "churn@2", "--format", "json")
+    assert result.code == 1
+    assert [(r["path"], r["ok"]) for r in result.json] == [("artifacts/a.bin", True), ("artifacts/b.bin", False)]
+    problems = cli("validate", "--format", "json").json
+    assert any("artifacts[1].sha256 12345 is not 64 hex digits" in p["message"] for p in problems)
