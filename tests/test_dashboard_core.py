@@ -70,4 +70,5 @@ def test_lineage_dot_colours_parents_by_stage_when_told(fraud):
     info = fraud.lineage("fraud-detector@2")
     assert '"fraud-detector@1" [shape=box];' in to_dot(info)
     coloured = to_dot(info, {"fraud-detector@1": "archived"})
-    assert f'"fraud-detector@1" [shape=box, style=filled, fillcolor="{STAGE_COLORS["archived"]}", fontcolor=white];' in coloured
+    archived = STAGE_COLORS["archived"]
+    assert f'"fraud-detector@1" [shape=box, style=filled, fillcolor="{archived}", fontcolor=white];' in coloured
