@@ -131,7 +131,10 @@ class Index:
         folder = self._current()
         if folder is not None:
             old_files = pq.read_table(folder / "files.parquet")
-            if self._unchanged(old_files, found):
+            # Structural problems (a leftover, a link, a stray file) change no indexed file: compare them too.
+            structural = [{"path": p, "severity": s, "message": m} for p, s, m in found.problems]
+            if self._unchanged(old_files, found) and \
+                    json.loads((folder / "structure.json").read_text()) == structural:
                 meta = json.loads((folder / "meta.json").read_text())
                 return Generation(folder, meta["segments"], settings, settings_problems)
         return self._build(folder, found, settings, settings_problems)
