@@ -7,20 +7,23 @@ each read, so files written by other processes show up); writes go through
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+import functools
 import json
 import os
 import re
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from . import lifecycle, writing
 from .compare import Comparison, compare_versions
-from .derive import events_from_table, needed_approvals
+from .derive import events_from_rows, needed_approvals
 from .errors import CatalogError, InvalidInput, NotFound, RegistryError
 from .events import ModelState, replay
 from .gitsync import committing
@@ -29,6 +32,19 @@ from .layout import Layout
 from .names import Ref, check_name, check_version, parse_ref
 from .settings import Settings, default_user, find_catalog
 from .yamlio import parse_time
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _one_refresh(method: _F) -> _F:
+    """A read operation: the index is refreshed once on entry, and every query inside sees that generation."""
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        with self.snapshot():
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
 
 QUERY_TIMEOUT_S = 30.0
 QUERY_MEMORY = "1GB"
@@ -47,6 +63,7 @@ class Catalog:
         self._generation: Generation | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
+        self._pinned = threading.local()  # depth of snapshot() blocks open in this thread
 
     @classmethod
     def init(cls, path: str | os.PathLike, name: str | None = None, user: str | None = None) -> Catalog:
@@ -57,18 +74,40 @@ class Catalog:
         """The same catalog acting as another user (the dashboard makes one per session)."""
         other = copy.copy(self)
         other.user = user
+        other._pinned = threading.local()  # its own snapshot() blocks
         return other
 
     # -- the index --------------------------------------------------------------------------------
     def refresh(self) -> Generation:
-        """Pick up changes on disk (cheap when nothing changed) and return the current generation."""
+        """Pick up changes on disk (cheap when nothing changed) and return the current generation.
+
+        Inside a ``snapshot()`` block of this thread it returns the block's generation without looking.
+        """
         with self._lock:
+            if self._generation is not None and getattr(self._pinned, "depth", 0):
+                return self._generation
             generation = self._index.refresh()
             if self._generation is None or generation.folder != self._generation.folder:
                 # The old connection is not closed: a copy made by as_user() may still be reading it.
                 self._con = connect(generation)
             self._generation = generation
             return generation
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Generation]:
+        """Reads inside the block see one generation of the index, refreshed once on entry.
+
+        Every read method is one such block, so an operation costs one freshness check (a stat of
+        every catalog folder and file) however many queries it runs; a caller that asks several
+        questions of one consistent state (a dashboard page run) can open its own.  For reads only:
+        a write inside the block would not see its own result.
+        """
+        generation = self.refresh()
+        self._pinned.depth = getattr(self._pinned, "depth", 0) + 1
+        try:
+            yield generation
+        finally:
+            self._pinned.depth -= 1
 
     @property
     def settings(self) -> Settings:
@@ -92,6 +131,7 @@ class Catalog:
         finally:
             cursor.close()
 
+    @_one_refresh
     def query(self, sql: str):
         """Run one read-only SELECT over the public views; returns a pandas DataFrame.
 
@@ -143,6 +183,7 @@ class Catalog:
     def _model_exists(self, model: str) -> bool:
         return bool(self.sql("SELECT 1 FROM _versions WHERE model = ? LIMIT 1", [model]))
 
+    @_one_refresh
     def state(self, model: str, at: dt.datetime | None = None) -> ModelState:
         """Replay one model's events (up to ``at``) into its lifecycle state."""
         rows = self._index_events(model)
@@ -153,11 +194,10 @@ class Catalog:
         return replay(model, events, self.settings, needed, until=at)
 
     def _index_events(self, model: str):
-        import pyarrow.parquet as pq
+        rows = self.sql("SELECT * FROM _events WHERE model = ? ORDER BY id", [model])
+        return events_from_rows(rows).get(model, [])
 
-        table = pq.read_table(self.refresh().table("events"), filters=[("model", "=", model)])
-        return events_from_table(table).get(model, [])
-
+    @_one_refresh
     def resolve(self, ref: str | Ref, at: str | dt.datetime | None = None) -> dict:
         """``MODEL@VERSION|STAGE|ALIAS|latest`` -> {model, version, stage, path, artifacts}."""
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
@@ -201,6 +241,7 @@ class Catalog:
         }
 
     # -- reading ---------------------------------------------------------------------------------
+    @_one_refresh
     def models(self) -> list[dict]:
         """Every model with its latest version, version count and current stage holders."""
         models = self.sql("""
@@ -213,6 +254,7 @@ class Catalog:
             row["stages"] = holders.get(row["model"], {})
         return models
 
+    @_one_refresh
     def versions(self, model: str) -> list[dict]:
         """One model's versions, newest first, with stage and headline metrics (``metric[dataset]`` keys)."""
         check_name(model)
@@ -225,6 +267,7 @@ class Catalog:
             by_version[h["version"]].setdefault("metrics", {})[metric_key(h)] = h["value"]
         return rows
 
+    @_one_refresh
     def get(self, ref: str) -> dict:
         """Everything about one version: manifest, stage, aliases, headline metrics, lineage, events."""
         found = self.resolve(ref)
@@ -242,6 +285,7 @@ class Catalog:
             "events": [e for e in self.history(model) if e["version"] == version or e.get("rollback_of") == version],
         }
 
+    @_one_refresh
     def metrics(self, ref: str, curves_only: bool = False) -> list[dict]:
         found = self.resolve(ref)
         where = " AND step IS NOT NULL" if curves_only else ""
@@ -249,6 +293,7 @@ class Catalog:
                             WHERE model = ? AND version = ?{where} ORDER BY metric, dataset, step""",
                         [found["model"], found["version"]])
 
+    @_one_refresh
     def compare(self, refs: list[str]) -> Comparison:
         if not refs:
             raise InvalidInput("compare: give at least one reference")
@@ -260,6 +305,7 @@ class Catalog:
         params = self.sql(f"SELECT model, version, name, value FROM params {picked}", wanted)
         return compare_versions(keys, headline, params, self.settings)
 
+    @_one_refresh
     def lineage(self, ref: str) -> dict:
         """Upstream datasets and parents, downstream children of one version."""
         found = self.resolve(ref)
@@ -277,11 +323,13 @@ class Catalog:
             "children": [{"ref": f"{c['model']}@{c['version']}", "stage": c["stage"]} for c in children],
         }
 
+    @_one_refresh
     def datasets(self) -> list[dict]:
         """Every dataset named in some version's lineage: {name, refs, versions} (a dataset's impact starts here)."""
         return self.sql("""SELECT name, list(DISTINCT ref ORDER BY ref) AS refs, count(DISTINCT (model, version))
                            AS versions FROM _lineage WHERE kind = 'dataset' GROUP BY name ORDER BY name""")
 
+    @_one_refresh
     def dataset_usage(self, name: str) -> list[dict]:
         """Every version that used dataset ``name``, with its role, current stage and every stage it has held
         (``deployed``: the stages other than archived it was ever promoted to), newest first."""
@@ -293,10 +341,12 @@ class Catalog:
             WHERE l.kind = 'dataset' AND l.name = ?
             GROUP BY ALL ORDER BY l.model, l.version DESC, l.ref""", [name])
 
+    @_one_refresh
     def requests(self, model: str | None = None) -> list[dict]:
         where, params = ("WHERE model = ?", [model]) if model else ("", None)
         return self.sql(f"SELECT * FROM _requests {where} ORDER BY \"at\"", params)
 
+    @_one_refresh
     def history(self, model: str | None = None) -> list[dict]:
         """The audit trail, newest first."""
         where, params = ("WHERE model = ?", [check_name(model)]) if model else ("", None)
@@ -305,6 +355,7 @@ class Catalog:
             row["gates"] = json.loads(row["gates"]) if row["gates"] else []
         return rows
 
+    @_one_refresh
     def problems(self) -> list[dict]:
         return self.sql("SELECT path, severity, message FROM _problems ORDER BY severity, path")
 
@@ -348,6 +399,7 @@ class Catalog:
     def alias(self, model: str, version: int | str | None, name: str, remove: bool = False) -> dict:
         return lifecycle.set_alias(self, model, version, name, remove)
 
+    @_one_refresh
     def validate(self) -> list[dict]:
         from .validate import validate
 
@@ -359,6 +411,7 @@ class Catalog:
 
         return gc(self, older_than_s, dry_run)
 
+    @_one_refresh
     def verify(self, ref: str | None = None) -> list[dict]:
         from .validate import verify
 

@@ -3,17 +3,17 @@
 Stages, pending requests, aliases and the stage timeline come from replaying
 each model's events (``events.replay``); headline metrics come from one DuckDB
 window query over the metric segments.  Both are written next to the other
-tables of a generation so readers never recompute them.
+tables of a generation so readers never recompute them, and an index refresh
+recomputes them only for the models and versions whose files changed.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 
 from .errors import InvalidInput
 from .events import Event, replay
@@ -23,8 +23,9 @@ HEADLINE_SQL = """
 SELECT model, version, metric, dataset, slice, value FROM (
   SELECT model, version, metric, dataset, slice, value,
          row_number() OVER (PARTITION BY model, version, metric, dataset, slice
-                            ORDER BY step IS NULL DESC, timestamp DESC NULLS LAST, step DESC NULLS LAST) AS rank
-  FROM read_parquet($segments)
+                            ORDER BY step IS NULL DESC, timestamp DESC NULLS LAST, step DESC NULLS LAST,
+                                     _source DESC, value DESC) AS rank
+  FROM read_parquet($segments) {where}
 ) WHERE rank = 1
 """
 _S, _I, _TS = pa.string(), pa.int64(), pa.timestamp("us", tz="UTC")
@@ -40,10 +41,10 @@ DERIVED = {
 }
 
 
-def events_from_table(table: pa.Table) -> dict[str, list[Event]]:
+def events_from_rows(rows: list[dict]) -> dict[str, list[Event]]:
     """Group the index's event rows back into Event records, per model."""
     by_model: dict[str, list[Event]] = {}
-    for row in table.to_pylist():
+    for row in rows:
         by_model.setdefault(row["model"], []).append(Event(
             id=row["id"], at=row["at"], by=row["by"], model=row["model"], action=row["action"],
             version=row["version"], stage=row["stage"], reason=row["reason"], request=row["request"],
@@ -51,6 +52,11 @@ def events_from_table(table: pa.Table) -> dict[str, list[Event]]:
             rollback_of=row["rollback_of"], alias=row["alias"], approvals_needed=row["approvals_needed"],
         ))
     return by_model
+
+
+def events_from_table(table: pa.Table) -> dict[str, list[Event]]:
+    """Group the index's event rows (an Arrow table) back into Event records, per model."""
+    return events_from_rows(table.to_pylist())
 
 
 def needed_approvals(settings: Settings, model_policies: str | None) -> dict[str, int]:
@@ -64,16 +70,19 @@ def needed_approvals(settings: Settings, model_policies: str | None) -> dict[str
     return {stage: policy.approvals for stage, policy in policies.items()}
 
 
-def derive_tables(folder: Path, tables: dict[str, pa.Table], segments: list[str], settings: Settings) -> None:
-    model_policies = dict(zip(tables["models"]["model"].to_pylist(), tables["models"]["policies"].to_pylist()))
+def derive_state(events: pa.Table, models: pa.Table, versions: dict[str, set[int]],
+                 settings: Settings) -> dict[str, pa.Table]:
+    """Replay the events of the models in ``events`` into stages, requests, aliases and spans tables.
+
+    ``versions``: the existing versions of each model; events naming others (validate reports them)
+    cannot move stages.
+    """
+    model_policies = dict(zip(models["model"].to_pylist(), models["policies"].to_pylist()))
     rows: dict[str, list[dict]] = {name: [] for name in DERIVED if name != "headline"}
-    existing: dict[str, set[int]] = {}
-    for model, version in zip(tables["versions"]["model"].to_pylist(), tables["versions"]["version"].to_pylist()):
-        existing.setdefault(model, set()).add(version)
-    for model, events in events_from_table(tables["events"]).items():
-        # Events naming versions that do not exist (validate reports them) cannot move stages.
-        events = [e for e in events if e.version is None or e.version in existing.get(model, set())]
-        state = replay(model, events, settings, needed_approvals(settings, model_policies.get(model)))
+    for model, found in events_from_table(events).items():
+        existing = versions.get(model, set())
+        found = [e for e in found if e.version is None or e.version in existing]
+        state = replay(model, found, settings, needed_approvals(settings, model_policies.get(model)))
         for version, stage in state.stage_of.items():
             if stage != "none":
                 since, by = state.since[version]
@@ -89,13 +98,48 @@ def derive_tables(folder: Path, tables: dict[str, pa.Table], segments: list[str]
         for span in state.spans:
             rows["spans"].append({"model": model, "stage": span.stage, "version": span.version, "start": span.start,
                                   "end": span.end, "by": span.by})
-    for name, found in rows.items():
-        pq.write_table(pa.Table.from_pylist(found, schema=DERIVED[name]), folder / f"{name}.parquet")
-    if segments:
-        con = duckdb.connect()
-        headline = con.sql(HEADLINE_SQL, params={"segments": [str(folder / s) for s in segments]}).to_arrow_table()
+    return {name: pa.Table.from_pylist(found, schema=DERIVED[name]) for name, found in rows.items()}
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+#: past this many changed versions, recomputing every headline is cheaper than picking them out
+FULL_HEADLINE_FROM = 500
+
+
+def derive_headline(segments: list[str], touched: set[tuple[str, int]] | None, old: pa.Table | None,
+                    valid: set[tuple[str, int]]) -> pa.Table:
+    """Headline rows of every valid version: recomputed for ``touched`` versions (all if None), kept for others.
+
+    The rows replaced are those of the touched models whose version number was touched in any of them
+    (a superset of ``touched`` that two ``is_in`` masks select without building keys for every row); all
+    of them are recomputed.
+    """
+    if touched is not None and len(touched) > FULL_HEADLINE_FROM:
+        touched = None
+    if not segments:
+        return DERIVED["headline"].empty_table()
+    con = duckdb.connect()
+    try:
+        if touched is None or old is None:
+            fresh = con.sql(HEADLINE_SQL.format(where=""), params={"segments": segments}).to_arrow_table()
+            return fresh.cast(DERIVED["headline"])
+        models = sorted({m for m, _ in touched})
+        numbers = sorted({v for _, v in touched})
+        replaced = pc.and_(pc.is_in(old["model"], value_set=pa.array(models, pa.string())),
+                           pc.is_in(old["version"], value_set=pa.array(numbers, pa.int64())))
+        wanted = {(m, v) for m, v in valid if m in set(models) and v in set(numbers)}
+        if wanted:
+            # model IN (...) is pushed into the Parquet scan (row groups of other models are skipped)
+            where = (f"WHERE model IN ({', '.join(_quote(m) for m in models)}) "
+                     f"AND version IN ({', '.join(str(v) for v in numbers)}) "
+                     f"AND model || '@' || version IN ({', '.join(_quote(f'{m}@{v}') for m, v in sorted(wanted))})")
+            fresh = con.sql(HEADLINE_SQL.format(where=where), params={"segments": segments}).to_arrow_table()
+        else:
+            fresh = DERIVED["headline"].empty_table()
+    finally:
         con.close()
-        headline = headline.cast(DERIVED["headline"])
-    else:
-        headline = DERIVED["headline"].empty_table()
-    pq.write_table(headline, folder / "headline.parquet", compression="zstd")
+    kept = old.filter(pc.invert(replaced)).cast(DERIVED["headline"])
+    return pa.concat_tables([kept, fresh.cast(DERIVED["headline"])])

@@ -2,28 +2,55 @@
 
 Each function reads one file and returns plain rows tagged with their source
 path, so the index can drop and re-read exactly the files that changed.
-Metric tables are read in bulk by DuckDB (one multi-threaded scan over all
-changed files); a group that fails is split in halves until the broken files
-are isolated and reported one by one with pyarrow's exact error.
+Metric tables are read in bulk by DuckDB (one multi-threaded scan per schema
+over all changed files); a group that fails is split in halves until the
+broken files are isolated and reported one by one with pyarrow's exact error.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .errors import InvalidInput
 from .events import parse_event
 from .manifests import check_manifest, check_model_file
+from .metrics import SCHEMA as METRIC_SCHEMA
 from .metrics import conform, read_table_file
 from .scan import FileInfo
 from .yamlio import load_file, parse_time
 
 Problem = tuple[str, str, str]  # (path, severity, message)
+
+_S, _I, _B, _TS = pa.string(), pa.int64(), pa.bool_(), pa.timestamp("us", tz="UTC")
+SCHEMAS: dict[str, pa.Schema] = {
+    "models": pa.schema([("model", _S), ("description", _S), ("owner", _S), ("task", _S), ("tags", _S),
+                         ("policies", _S), ("_source", _S)]),
+    "versions": pa.schema([("model", _S), ("version", _I), ("created_at", _TS), ("created_by", _S),
+                           ("description", _S), ("framework", _S), ("task", _S), ("params", _S), ("tags", _S),
+                           ("path", _S), ("manifest", _S), ("_source", _S)]),
+    "params": pa.schema([("model", _S), ("version", _I), ("name", _S), ("value", _S), ("_source", _S)]),
+    "lineage": pa.schema([("model", _S), ("version", _I), ("kind", _S), ("name", _S), ("ref", _S), ("role", _S),
+                          ("sha256", _S), ("_source", _S)]),
+    "events": pa.schema([("id", _S), ("at", _TS), ("by", _S), ("model", _S), ("action", _S), ("version", _I),
+                         ("stage", _S), ("reason", _S), ("request", _S), ("forced", _B), ("rollback_of", _I),
+                         ("alias", _S), ("approvals_needed", _I), ("gates", _S), ("_source", _S)]),
+    "file_problems": pa.schema([("path", _S), ("severity", _S), ("message", _S), ("_source", _S)]),
+    "metrics": pa.schema([("model", _S), ("version", _I), *zip(METRIC_SCHEMA.names, METRIC_SCHEMA.types),
+                          ("_source", _S)]),
+}
+#: YAML files to read before a build uses worker processes (below it, starting them costs more than it saves)
+PARALLEL_FROM = 1500
 
 
 def _json(value: Any) -> str | None:
@@ -108,32 +135,46 @@ def read_event(root: Path, info: FileInfo, rows: dict[str, list], problems: list
 
 def _bulk(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> pa.Table:
     paths = [str(root / i.path) for i in infos]
-    keys = pa.table({
-        "filename": paths,
-        "model": pa.array([i.model for i in infos], pa.string()),
-        "version": pa.array([i.version for i in infos], pa.int64()),
-        "_source": [i.path for i in infos],
-    })
-    con.register("_keys", keys)
-    table = con.sql(
-        "SELECT k.model, k.version, k._source, m.* EXCLUDE (filename) "
-        "FROM read_parquet($paths, filename = true, union_by_name = true) m JOIN _keys k USING (filename)",
-        params={"paths": paths},
-    ).to_arrow_table()
-    con.unregister("_keys")
-    body = conform(table.drop_columns(["model", "version", "_source"]), "metrics")
-    for position, name in enumerate(("model", "version")):
-        body = body.add_column(position, name, table[name])
-    return body.append_column("_source", table["_source"])
+    table = con.sql("SELECT * FROM read_parquet($paths, filename = true)", params={"paths": paths}).to_arrow_table()
+    # (no con.register of a key table here: registering an Arrow table makes duckdb import pandas)
+    position = pc.index_in(table["filename"], value_set=pa.array(paths, pa.string()))
+    body = conform(table.drop_columns(["filename"]), "metrics")
+    body = body.add_column(0, "model", pa.array([i.model for i in infos], pa.string()).take(position))
+    body = body.add_column(1, "version", pa.array([i.version for i in infos], pa.int64()).take(position))
+    return body.append_column("_source", pa.array([i.path for i in infos], pa.string()).take(position))
+
+
+def _by_schema(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> list[list[FileInfo]]:
+    """Group tables with the same columns and types: read together, a column missing from some files
+    would be dropped silently.  A table whose footer cannot be read ends up alone in its group."""
+    by_path = {str(root / i.path): i for i in infos}
+    try:
+        rows = con.sql("SELECT file_name, string_agg(concat_ws(':', name, type, converted_type, logical_type, "
+                       "repetition_type), ',' ORDER BY name) FROM parquet_schema($paths) GROUP BY file_name",
+                       params={"paths": list(by_path)}).fetchall()
+    except duckdb.Error:
+        if len(infos) == 1:
+            return [infos]
+        middle = len(infos) // 2
+        return _by_schema(con, root, infos[:middle]) + _by_schema(con, root, infos[middle:])
+    groups: dict[str, list[FileInfo]] = {}
+    for path, signature in rows:
+        groups.setdefault(signature, []).append(by_path.pop(path))
+    return list(groups.values()) + [[i] for i in by_path.values()]
 
 
 def read_metrics(root: Path, infos: list[FileInfo], problems: list[Problem]) -> pa.Table | None:
-    """Read every metric table in ``infos``; broken ones become problems, the rest one Arrow table."""
+    """Read every metric table in ``infos``; broken ones become problems, the rest one Arrow table.
+
+    Tables with the same schema are read in one multi-threaded DuckDB scan; a group that fails is split
+    in halves until the broken files are isolated.
+    """
     if not infos:
         return None
     con = duckdb.connect()
+    con.execute("SET parquet_metadata_cache = true")
     tables: list[pa.Table] = []
-    groups = [infos]
+    groups = _by_schema(con, root, infos)
     while groups:
         group = groups.pop()
         try:
@@ -154,3 +195,79 @@ def read_metrics(root: Path, infos: list[FileInfo], problems: list[Problem]) -> 
     if not tables:
         return None
     return pa.concat_tables(tables)
+
+
+_YAML_TABLES = ("models", "versions", "params", "lineage", "events")
+
+
+def _read_yaml_chunk(root: str, infos: list[FileInfo]) -> tuple[dict[str, pa.Table], list[Problem], dict[str, bool]]:
+    """Read model, manifest and event files; (tables of rows, problems, path -> produced its main row)."""
+    rows: dict[str, list] = {name: [] for name in _YAML_TABLES}
+    problems: list[Problem] = []
+    ok: dict[str, bool] = {}
+    base = Path(root)
+    for info in infos:
+        if info.kind == "manifest":
+            ok[info.path] = read_manifest(base, info, rows, problems)
+        else:
+            before = len(rows["models"]) + len(rows["events"])
+            (read_model if info.kind == "model" else read_event)(base, info, rows, problems)
+            ok[info.path] = len(rows["models"]) + len(rows["events"]) > before
+    return {name: pa.Table.from_pylist(found, schema=SCHEMAS[name]) for name, found in rows.items()}, problems, ok
+
+
+def read_yaml(root: Path, infos: list[FileInfo]) -> Callable[[], tuple[dict[str, pa.Table], list[Problem],
+                                                                    dict[str, bool]]]:
+    """Start reading YAML files; returns a function that waits for and returns what
+    ``_read_yaml_chunk`` returns for all of them.
+
+    From PARALLEL_FROM files on (a first build of a large catalog), the work is spread over worker
+    processes (YAML parsing holds the GIL) while the caller goes on reading metric tables.  Workers are
+    plain ``python -c`` subprocesses (no fork of a process that runs DuckDB threads, no re-import of the
+    caller's main module); a worker that fails has its share read here instead.
+    """
+    workers = min(os.cpu_count() or 1, 4)
+    if len(infos) < PARALLEL_FROM or workers < 2:
+        result = _read_yaml_chunk(str(root), infos)
+        return lambda: result
+    size = -(-len(infos) // workers)
+    chunks = [infos[i:i + size] for i in range(0, len(infos), size)]
+    package = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package, os.environ.get("PYTHONPATH", "")])}
+    procs = []
+    for chunk in chunks:
+        try:
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    env=env)
+            proc.stdin.write(json.dumps([str(root), [list(vars(i).values()) for i in chunk]]).encode())
+            proc.stdin.close()
+        except OSError:
+            proc = None
+        procs.append(proc)
+
+    def wait() -> tuple[dict[str, pa.Table], list[Problem], dict[str, bool]]:
+        parts = []
+        for proc, chunk in zip(procs, chunks):
+            part = None
+            if proc is not None:
+                out = proc.stdout.read()
+                if proc.wait() == 0:
+                    part = pickle.loads(out)  # noqa: S301 - our own worker's output, over a pipe
+            parts.append(part or _read_yaml_chunk(str(root), chunk))
+        tables = {name: pa.concat_tables([p[0][name] for p in parts]) for name in _YAML_TABLES}
+        return tables, [x for p in parts for x in p[1]], {k: v for p in parts for k, v in p[2].items()}
+
+    return wait
+
+
+#: a worker reads its whole input first (so the caller never blocks on a full pipe), then imports the core
+_WORKER = "import sys; data = sys.stdin.buffer.read(); from registry_core.extract import worker; worker(data)"
+
+
+def worker(data: bytes) -> None:
+    """A YAML worker process: JSON [root, files] in, the pickled result of ``_read_yaml_chunk`` on stdout."""
+    root, rows = json.loads(data)
+    result = _read_yaml_chunk(root, [FileInfo(*row) for row in rows])
+    sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()

@@ -4,6 +4,13 @@ The walk never follows symbolic links (a link is reported, not read), skips
 the ``.modelreg`` cache, and reports structural problems (leftover temporary
 files, version folders without a manifest, bad folder names) on the way.
 Nothing here parses file contents; that is the index's job, per changed file.
+
+The walk is a set of independent directory *listings*: what a folder holds
+depends only on that folder's entries.  So an index that kept the listings of
+its last build can re-list just the folders whose change time (ctime) moved
+(a file was created, renamed or removed in them) and re-stat the files of the
+others (a file edited in place changes only its own ctime): see :func:`update`.
+ctime rather than mtime, because no tool can set it back (``cp -p``, ``touch -d``).
 """
 
 from __future__ import annotations
@@ -26,30 +33,72 @@ from .layout import (
 )
 from .names import MAX_VERSION, is_name
 
+Problem = tuple[str, str, str]  # (path, severity, message)
+#: a stored ctime that must not be trusted (it was in the same clock tick as the scan): always re-check
+RACY = -1
+_LEFTOVER = "leftover temporary file of an interrupted write"
+
 
 @dataclass(frozen=True)
 class FileInfo:
-    """One indexed file: ``path`` is relative to the catalog root, with ``/``."""
+    """One indexed file: ``path`` is relative to the catalog root, with ``/``; ``ctime_ns`` its change time."""
 
     path: str
     kind: str  # registry, model, manifest, metrics, event
     model: str | None
     version: int | None
-    mtime_ns: int
+    ctime_ns: int
     size: int
+
+
+@dataclass
+class Listing:
+    """What one folder holds: indexed files, sub-folders to walk, problems, a pending version."""
+
+    ctime_ns: int
+    files: list[FileInfo] = field(default_factory=list)
+    subdirs: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    pending: tuple[str, int] | None = None
 
 
 @dataclass
 class ScanResult:
     files: dict[str, FileInfo] = field(default_factory=dict)
-    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (path, severity, message)
+    problems: list[Problem] = field(default_factory=list)
     pending_versions: list[tuple[str, int]] = field(default_factory=list)  # folders with no manifest yet
+    listings: dict[str, Listing] = field(default_factory=dict)  # folder ('' = the root) -> its listing
 
-    def problem(self, path: str, message: str, severity: str = "error") -> None:
-        self.problems.append((path, severity, message))
+    @classmethod
+    def of(cls, listings: dict[str, Listing]) -> ScanResult:
+        result = cls(listings=listings)
+        for rel in sorted(listings):
+            listing = listings[rel]
+            result.files.update((f.path, f) for f in listing.files)
+            result.problems.extend(listing.problems)
+            if listing.pending:
+                result.pending_versions.append(listing.pending)
+        return result
 
 
-def _entries(path: Path) -> list[os.DirEntry]:
+def classify(rel: str) -> tuple[str, str | None, int | None]:
+    """(kind, model, version) of an indexed file from its catalog-relative path."""
+    parts = rel.split("/")
+    if len(parts) == 1:
+        return "registry", None, None
+    if len(parts) == 3:
+        return "model", parts[1], None
+    if parts[2] == EVENTS_DIR:
+        return "event", parts[1], None
+    kind = "manifest" if len(parts) == 5 else "metrics"
+    return kind, parts[1], int(parts[3])
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+def _entries(path: str) -> list[os.DirEntry]:
     try:
         with os.scandir(path) as found:
             return sorted(found, key=lambda e: e.name)
@@ -57,110 +106,238 @@ def _entries(path: Path) -> list[os.DirEntry]:
         return []
 
 
-def _add(result: ScanResult, root: Path, entry: os.DirEntry, kind: str, model: str | None,
-         version: int | None) -> None:
-    rel = Path(entry.path).relative_to(root).as_posix()
-    if entry.is_symlink():
-        result.problem(rel, "is a symbolic link; links are never followed, so it is ignored")
-        return
-    if not entry.is_file(follow_symlinks=False):
-        result.problem(rel, f"expected a file for the {kind}, found something else")
-        return
-    stat = entry.stat(follow_symlinks=False)
-    result.files[rel] = FileInfo(rel, kind, model, version, stat.st_mtime_ns, stat.st_size)
+class _Lister:
+    """Lists one folder of a catalog according to its place in the layout."""
 
+    def __init__(self, root: str) -> None:
+        self.root = root
 
-def _dir_ok(result: ScanResult, root: Path, entry: os.DirEntry) -> bool:
-    rel = Path(entry.path).relative_to(root).as_posix()
-    if entry.is_symlink():
-        result.problem(rel, "is a symbolic link; links are never followed, so it is ignored")
-        return False
-    if not entry.is_dir(follow_symlinks=False):
-        result.problem(rel, "unexpected file here", "warning")
-        return False
-    return True
+    def _file(self, out: Listing, entry: os.DirEntry, rel: str, kind: str) -> None:
+        if entry.is_symlink():
+            out.problems.append((rel, "error", "is a symbolic link; links are never followed, so it is ignored"))
+            return
+        if not entry.is_file(follow_symlinks=False):
+            out.problems.append((rel, "error", f"expected a file for the {kind}, found something else"))
+            return
+        stat = entry.stat(follow_symlinks=False)
+        _, model, version = classify(rel)
+        out.files.append(FileInfo(rel, kind, model, version, stat.st_ctime_ns, stat.st_size))
 
+    @staticmethod
+    def _dir_ok(out: Listing, entry: os.DirEntry, rel: str) -> bool:
+        if entry.is_symlink():
+            out.problems.append((rel, "error", "is a symbolic link; links are never followed, so it is ignored"))
+            return False
+        if not entry.is_dir(follow_symlinks=False):
+            out.problems.append((rel, "warning", "unexpected file here"))
+            return False
+        return True
 
-def _scan_version(result: ScanResult, root: Path, model: str, entry: os.DirEntry) -> None:
-    rel = Path(entry.path).relative_to(root).as_posix()
-    name = entry.name
-    if not (name.isascii() and name.isdigit()) or name.startswith("0") or int(name) > MAX_VERSION:
-        result.problem(rel, "version folders must be named by a positive integer (ASCII digits, no leading zeros, "
-                            "below 2^63)")
-        return
-    version = int(entry.name)
-    has_manifest = False
-    for item in _entries(Path(entry.path)):
-        if is_temporary(item.name):
-            result.problem(Path(item.path).relative_to(root).as_posix(),
-                           "leftover temporary file of an interrupted write ('modelreg gc' removes it)", "warning")
-        elif item.name == MANIFEST:
-            _add(result, root, item, "manifest", model, version)
-            has_manifest = rel + "/" + MANIFEST in result.files
-        elif item.name == METRICS_DIR and _dir_ok(result, root, item):
-            for table in _entries(Path(item.path)):
-                table_rel = Path(table.path).relative_to(root).as_posix()
-                if is_temporary(table.name):
-                    result.problem(table_rel, "leftover temporary file of an interrupted write "
-                                   "('modelreg gc' removes it)", "warning")
-                elif table.name.endswith(".parquet"):
-                    _add(result, root, table, "metrics", model, version)
-                else:
-                    result.problem(table_rel, "not a .parquet metric table; ignored", "warning")
-        elif item.name == ARTIFACTS_DIR:
-            continue
+    def list(self, rel: str) -> Listing | None:
+        """The listing of folder ``rel``, or None if it is gone (or is no longer a folder)."""
+        path = _join(self.root, rel) if rel else self.root
+        try:
+            stat = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return None
+        if not os.path.isdir(path) or os.path.islink(path):
+            return None
+        out = Listing(stat.st_ctime_ns)
+        parts = rel.split("/") if rel else []
+        depth = len(parts)
+        entries = _entries(path)
+        if depth == 0:
+            self._root(out, entries)
+        elif depth == 1:
+            self._models(out, entries)
+        elif depth == 2:
+            self._model(out, entries, rel)
+        elif depth == 3 and parts[2] == VERSIONS_DIR:
+            for entry in entries:
+                if self._dir_ok(out, entry, _join(rel, entry.name)):
+                    out.subdirs.append(_join(rel, entry.name))
+        elif depth == 3:
+            self._events(out, entries, rel)
+        elif depth == 4:
+            self._version(out, entries, rel, parts[1])
         else:
-            result.problem(Path(item.path).relative_to(root).as_posix(), "unexpected entry in a version folder",
-                           "warning")
-    if not has_manifest:
-        result.pending_versions.append((model, version))
-        result.problem(rel, "version folder without manifest.yaml: an unfinished or interrupted registration "
-                       "(not a version; 'modelreg gc' removes it once stale)", "warning")
+            self._metrics(out, entries, rel)
+        return out
+
+    def _root(self, out: Listing, entries: list[os.DirEntry]) -> None:
+        for entry in entries:
+            if entry.name == REGISTRY_FILE:
+                self._file(out, entry, entry.name, "registry")
+            elif is_temporary(entry.name):
+                out.problems.append((entry.name, "warning", _LEFTOVER))
+            elif entry.name == MODELS_DIR and entry.is_dir(follow_symlinks=False):
+                out.subdirs.append(MODELS_DIR)
+
+    def _models(self, out: Listing, entries: list[os.DirEntry]) -> None:
+        seen_lower: dict[str, str] = {}
+        for entry in entries:
+            rel = f"{MODELS_DIR}/{entry.name}"
+            if entry.name == CACHE_DIR or not self._dir_ok(out, entry, rel):
+                continue
+            model = entry.name
+            if not is_name(model):
+                out.problems.append((rel, "error", f"invalid model folder name {model!r}; ignored"))
+                continue
+            if model.lower() in seen_lower:
+                out.problems.append((rel, "error", f"model name {model!r} differs from "
+                                     f"{seen_lower[model.lower()]!r} only in case; names must be unique ignoring case"))
+            seen_lower.setdefault(model.lower(), model)
+            out.subdirs.append(rel)
+
+    def _model(self, out: Listing, entries: list[os.DirEntry], rel: str) -> None:
+        for entry in entries:
+            item = _join(rel, entry.name)
+            if entry.name == MODEL_FILE:
+                self._file(out, entry, item, "model")
+            elif entry.name in (VERSIONS_DIR, EVENTS_DIR) and self._dir_ok(out, entry, item):
+                out.subdirs.append(item)
+            elif entry.name in (VERSIONS_DIR, EVENTS_DIR):
+                continue
+            elif is_temporary(entry.name):
+                out.problems.append((item, "warning", _LEFTOVER))
+            else:
+                out.problems.append((item, "warning", "unexpected entry in a model folder"))
+
+    def _events(self, out: Listing, entries: list[os.DirEntry], rel: str) -> None:
+        for entry in entries:
+            item = _join(rel, entry.name)
+            if entry.name == ".lock":
+                continue
+            if is_temporary(entry.name):
+                out.problems.append((item, "warning", _LEFTOVER))
+            elif entry.name.endswith(".yaml"):
+                self._file(out, entry, item, "event")
+            else:
+                out.problems.append((item, "warning", "not an event file (.yaml); ignored"))
+
+    def _version(self, out: Listing, entries: list[os.DirEntry], rel: str, model: str) -> None:
+        name = rel.rsplit("/", 1)[1]
+        if not (name.isascii() and name.isdigit()) or name.startswith("0") or int(name) > MAX_VERSION:
+            out.problems.append((rel, "error", "version folders must be named by a positive integer "
+                                 "(ASCII digits, no leading zeros, below 2^63)"))
+            return
+        has_manifest = False
+        for entry in entries:
+            item = _join(rel, entry.name)
+            if is_temporary(entry.name):
+                out.problems.append((item, "warning", _LEFTOVER + " ('modelreg gc' removes it)"))
+            elif entry.name == MANIFEST:
+                before = len(out.files)
+                self._file(out, entry, item, "manifest")
+                has_manifest = len(out.files) > before
+            elif entry.name == METRICS_DIR and self._dir_ok(out, entry, item):
+                out.subdirs.append(item)
+            elif entry.name in (ARTIFACTS_DIR, METRICS_DIR):
+                continue
+            else:
+                out.problems.append((item, "warning", "unexpected entry in a version folder"))
+        if not has_manifest:
+            out.pending = (model, int(name))
+            out.problems.append((rel, "warning", "version folder without manifest.yaml: an unfinished or "
+                                 "interrupted registration (not a version; 'modelreg gc' removes it once stale)"))
+
+    def _metrics(self, out: Listing, entries: list[os.DirEntry], rel: str) -> None:
+        for entry in entries:
+            item = _join(rel, entry.name)
+            if is_temporary(entry.name):
+                out.problems.append((item, "warning", _LEFTOVER + " ('modelreg gc' removes it)"))
+            elif entry.name.endswith(".parquet"):
+                self._file(out, entry, item, "metrics")
+            else:
+                out.problems.append((item, "warning", "not a .parquet metric table; ignored"))
+
+
+def _walk(lister: _Lister, start: list[str], listings: dict[str, Listing]) -> None:
+    stack = list(start)
+    while stack:
+        rel = stack.pop()
+        listing = lister.list(rel)
+        if listing is not None:
+            listings[rel] = listing
+            stack.extend(listing.subdirs)
 
 
 def scan(root: Path) -> ScanResult:
     """Walk the catalog at ``root`` and return its files and structural problems."""
-    result = ScanResult()
-    root = Path(root)
-    for entry in _entries(root):
-        if entry.name == REGISTRY_FILE:
-            _add(result, root, entry, "registry", None, None)
-        elif is_temporary(entry.name):
-            result.problem(entry.name, "leftover temporary file of an interrupted write", "warning")
-    seen_lower: dict[str, str] = {}
-    for entry in _entries(root / MODELS_DIR):
-        rel = f"{MODELS_DIR}/{entry.name}"
-        if entry.name == CACHE_DIR or not _dir_ok(result, root, entry):
+    listings: dict[str, Listing] = {}
+    _walk(_Lister(str(root)), [""], listings)
+    return ScanResult.of(listings)
+
+
+def _depth(rel: str) -> int:
+    return rel.count("/") + 1 if rel else 0
+
+
+def update(root: Path, old: dict[str, Listing]) -> tuple[dict[str, Listing], bool]:
+    """Bring the listings of a previous walk up to date; return them and whether any folder was re-listed.
+
+    Every known folder is stat'ed: a changed ctime means entries were added, removed or renamed, so it
+    is listed again (new sub-folders are walked, vanished ones dropped with everything under them).
+    The files of the other folders are stat'ed one by one, to catch edits in place.
+    """
+    lister = _Lister(str(root))
+    prefix = f"{root}/"
+    stat = os.stat
+    listings: dict[str, Listing] = {}
+    stale: list[str] = []
+    for rel, listing in old.items():
+        try:
+            changed = stat(prefix + rel if rel else str(root), follow_symlinks=False).st_ctime_ns
+        except OSError:
+            stale.append(rel)
             continue
-        model = entry.name
-        if not is_name(model):
-            result.problem(rel, f"invalid model folder name {model!r}; ignored")
+        if changed == listing.ctime_ns and listing.ctime_ns != RACY:
+            listings[rel] = listing
+        else:
+            stale.append(rel)
+    for rel in stale:
+        fresh = lister.list(rel)
+        if fresh is None:
             continue
-        if model.lower() in seen_lower:
-            result.problem(rel, f"model name {model!r} differs from {seen_lower[model.lower()]!r} only in case; "
-                           "names must be unique ignoring case")
-        seen_lower.setdefault(model.lower(), model)
-        for item in _entries(Path(entry.path)):
-            if item.name == MODEL_FILE:
-                _add(result, root, item, "model", model, None)
-            elif item.name == VERSIONS_DIR and _dir_ok(result, root, item):
-                for version in _entries(Path(item.path)):
-                    if _dir_ok(result, root, version):
-                        _scan_version(result, root, model, version)
-            elif item.name == EVENTS_DIR and _dir_ok(result, root, item):
-                for event in _entries(Path(item.path)):
-                    event_rel = Path(event.path).relative_to(root).as_posix()
-                    if is_temporary(event.name) or event.name == ".lock":
-                        if event.name != ".lock":
-                            result.problem(event_rel, "leftover temporary file of an interrupted write", "warning")
-                    elif event.name.endswith(".yaml"):
-                        _add(result, root, event, "event", model, None)
-                    else:
-                        result.problem(event_rel, "not an event file (.yaml); ignored", "warning")
-            elif is_temporary(item.name):
-                result.problem(Path(item.path).relative_to(root).as_posix(),
-                               "leftover temporary file of an interrupted write", "warning")
-            else:
-                result.problem(Path(item.path).relative_to(root).as_posix(), "unexpected entry in a model folder",
-                               "warning")
-    return result
+        listings[rel] = fresh
+        known = set(old[rel].subdirs)
+        _walk(lister, [d for d in fresh.subdirs if d not in known and d not in old], listings)
+    # keep only folders still listed by their parent (drops moved or removed subtrees)
+    kept: set[str] = set()
+    for rel in sorted(listings, key=_depth):
+        parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        if rel == "" or (parent in kept and rel in listings[parent].subdirs):
+            kept.add(rel)
+    listings = {rel: listing for rel, listing in listings.items() if rel in kept}
+    # edits in place: re-stat the files of the folders that were not re-listed
+    for rel, listing in listings.items():
+        if listing is not old.get(rel):
+            continue
+        files = []
+        for info in listing.files:
+            try:
+                st = stat(prefix + info.path, follow_symlinks=False)
+            except OSError:
+                files = None  # removed in the same clock tick as the listing: list the folder again
+                break
+            if st.st_ctime_ns != info.ctime_ns or st.st_size != info.size:
+                info = FileInfo(info.path, info.kind, info.model, info.version, st.st_ctime_ns, st.st_size)
+            files.append(info)
+        if files is None:
+            listings[rel] = lister.list(rel) or Listing(RACY)
+        elif any(a is not b for a, b in zip(files, listing.files)):
+            listings[rel] = Listing(listing.ctime_ns, files, listing.subdirs, listing.problems, listing.pending)
+    return listings, bool(stale)
+
+
+def unchanged(root: Path, paths: list[str], ctimes: list[int]) -> bool:
+    """True if every path still has its recorded ctime (the fast "nothing changed" check of a warm open)."""
+    stat = os.stat
+    prefix = f"{root}/"
+    try:
+        for path, ctime in zip(paths, ctimes):
+            if stat(prefix + path, follow_symlinks=False).st_ctime_ns != ctime:
+                return False
+    except OSError:
+        return False
+    return True

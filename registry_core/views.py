@@ -11,33 +11,35 @@ import json
 
 import duckdb
 
+from .index import SCHEMAS
+
 VIEWS = {
     "models": """
         SELECT DISTINCT ON (model) model, description, owner, task, tags::JSON AS tags FROM (
-            SELECT model, description, owner, task, tags, 0 AS o FROM read_parquet('{t}/models.parquet')
-            UNION ALL SELECT DISTINCT model, NULL, NULL, NULL, '{{}}', 1 FROM read_parquet('{t}/versions.parquet')
+            SELECT model, description, owner, task, tags, 0 AS o FROM {models}
+            UNION ALL SELECT DISTINCT model, NULL, NULL, NULL, '{{}}', 1 FROM {versions}
         ) ORDER BY model, o""",
     "versions": """
         SELECT v.model, v.version, v.created_at, v.created_by, v.description, v.framework,
                coalesce(s.stage, 'none') AS stage, v.params::JSON AS params, v.tags::JSON AS tags, v.path
-        FROM read_parquet('{t}/versions.parquet') v
+        FROM {versions} v
         LEFT JOIN read_parquet('{t}/stages.parquet') s USING (model, version)""",
     "metrics": "SELECT model, version, metric, value, dataset, step, timestamp, slice FROM {metrics}",
     "headline": "SELECT model, version, metric, dataset, slice, value FROM read_parquet('{t}/headline.parquet')",
-    "params": "SELECT model, version, name, value FROM read_parquet('{t}/params.parquet')",
-    "lineage": "SELECT model, version, kind, name, ref, role FROM read_parquet('{t}/lineage.parquet')",
+    "params": "SELECT model, version, name, value FROM {params}",
+    "lineage": "SELECT model, version, kind, name, ref, role FROM {lineage}",
     "events": """SELECT id, "at", "by", model, action, version, stage, reason, request, forced
-                 FROM read_parquet('{t}/events.parquet')""",
+                 FROM {events}""",
     "stages": """SELECT model, stage, version, since, "by" FROM read_parquet('{t}/stages.parquet')""",
     "requests": """SELECT id, model, version, stage, "by", "at", approvals, needed
                    FROM read_parquet('{t}/requests.parquet')""",
     "aliases": """SELECT model, alias, version, since, "by" FROM read_parquet('{t}/aliases.parquet')""",
     "_spans": "SELECT * FROM read_parquet('{t}/spans.parquet')",
-    "_events": "SELECT * EXCLUDE (_source) FROM read_parquet('{t}/events.parquet')",
-    "_versions": "SELECT * EXCLUDE (_source) FROM read_parquet('{t}/versions.parquet')",
-    "_lineage": "SELECT * EXCLUDE (_source) FROM read_parquet('{t}/lineage.parquet')",
+    "_events": "SELECT * EXCLUDE (_source) FROM {events}",
+    "_versions": "SELECT * EXCLUDE (_source) FROM {versions}",
+    "_lineage": "SELECT * EXCLUDE (_source) FROM {lineage}",
     "_requests": "SELECT * FROM read_parquet('{t}/requests.parquet')",
-    "_model_files": "SELECT * EXCLUDE (_source) FROM read_parquet('{t}/models.parquet')",
+    "_model_files": "SELECT * EXCLUDE (_source) FROM {models}",
 }
 PUBLIC_VIEWS = [name for name in VIEWS if not name.startswith("_")]
 
@@ -46,18 +48,26 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def source(generation, table: str) -> str:
+    """SQL for the rows of one table of file rows: its segments, or an empty relation of the right types."""
+    paths = generation.paths(table)
+    if paths:
+        return f"read_parquet([{', '.join(_quote(str(p)) for p in paths)}])"
+    columns = ", ".join(f"NULL::{_SQL_TYPES[str(f.type)]} AS \"{f.name}\"" for f in SCHEMAS[table])
+    return f"(SELECT {columns} WHERE false)"
+
+
+_SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "bool": "BOOLEAN", "double": "DOUBLE",
+              "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
+
+
 def create_views(con: duckdb.DuckDBPyConnection, generation) -> None:
     """Create every view on ``con``; the catalog's problems become the ``_problems`` view."""
     folder = str(generation.folder).replace("'", "''")
-    if generation.segments:
-        files = ", ".join(_quote(str(generation.folder / s)) for s in generation.segments)
-        metrics = f"read_parquet([{files}])"
-    else:
-        metrics = ("(SELECT NULL::VARCHAR AS model, NULL::BIGINT AS version, NULL::VARCHAR AS metric, "
-                   "NULL::DOUBLE AS value, NULL::VARCHAR AS dataset, NULL::BIGINT AS step, "
-                   "NULL::TIMESTAMPTZ AS timestamp, NULL::VARCHAR AS slice WHERE false)")
+    sources = {table: source(generation, table) for table in SCHEMAS}
+    con.execute("SET parquet_metadata_cache = true")
     for name, sql in VIEWS.items():
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql.format(t=folder, metrics=metrics)}")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql.format(t=folder, **sources)}")
     structural = json.loads((generation.folder / "structure.json").read_text())
     rows = [(p["path"], p["severity"], p["message"]) for p in structural]
     rows += generation.settings_problems
@@ -66,4 +76,4 @@ def create_views(con: duckdb.DuckDBPyConnection, generation) -> None:
         con.executemany("INSERT INTO _structure VALUES (?, ?, ?)", rows)
     con.execute(f"""CREATE OR REPLACE VIEW _problems AS
         SELECT path, severity, message FROM _structure
-        UNION ALL SELECT path, severity, message FROM read_parquet('{folder}/file_problems.parquet')""")
+        UNION ALL SELECT path, severity, message FROM {sources["file_problems"]}""")

@@ -20,9 +20,10 @@ from .atomic import write_once
 from .errors import Conflict, InvalidInput
 from .events import now
 from .layout import Layout
+from .manifests import check_manifest
 from .metrics import parse_metric_arg, read_input_file, to_parquet_bytes, to_table
 from .names import check_name, parse_ref
-from .yamlio import dumps, iso
+from .yamlio import dumps, iso, load_file
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -170,6 +171,24 @@ def _plain_params(params: dict | None) -> dict:
     return out
 
 
+def _parent_ref(catalog: Catalog, text: str) -> str:
+    """``MODEL@N`` of a parent.  A numbered version is checked on its own manifest (a registration
+    loop need not refresh the index of the whole catalog for each version); stages, aliases and
+    ``latest`` are resolved through the index."""
+    ref = parse_ref(text)
+    if ref.version is not None:
+        path = catalog.layout.manifest(ref.model, ref.version)
+        # links are never followed (the index ignores them too): then the index decides
+        if path.is_file() and not any(p.is_symlink() for p in (path, *list(path.parents)[:3])):
+            try:
+                errors, _ = check_manifest(load_file(path), ref.model, ref.version)
+            except InvalidInput:
+                errors = ["unreadable"]
+            if not errors:
+                return f"{ref.model}@{ref.version}"
+    return catalog.resolve(ref)["ref"]
+
+
 def register(catalog: Catalog, model: str, *, params: dict | None = None, metrics: Any = None,
              artifacts: list | None = None, datasets: list | None = None, parents: list | None = None,
              description: str | None = None, tags: dict | None = None, framework: str | None = None,
@@ -187,7 +206,7 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
     params = _plain_params(params)
     table = _metrics_table(metrics)
     dataset_entries = _datasets(datasets)
-    parent_refs = [catalog.resolve(parse_ref(p))["ref"] for p in parents or []]
+    parent_refs = [_parent_ref(catalog, p) for p in parents or []]
     copies = [a for a in artifacts or [] if not isinstance(a, dict)]
     references = [_reference(a) for a in artifacts or [] if isinstance(a, dict)]
     for path in copies:
