@@ -113,6 +113,8 @@ with main:
                            "value": st.column_config.NumberColumn(format="%.4g"),
                            "baseline": st.column_config.NumberColumn(
                                format="%.4g", help="the gate's threshold, or the stage holder's value")})
+    elif data.policy(cat, key, model, stage).gates:
+        st.caption(f"The gates of {stage} are not evaluated: {plan.reason}.")
     else:
         st.caption(f"No gates for {stage}: promotion needs only permission.")
     if plan.action == "promote":
@@ -132,7 +134,7 @@ with main:
             "summary": f"**{label}**: {model}@{number} ({here}) → **{stage}**"
                        + (f", {plan.needs_approval} approval(s) needed" if plan.action == "request" else ""),
         }
-    if help_text:
+    if help_text and not identity.can_act:  # a refused plan is explained just above
         st.caption(f"Why disabled: {help_text}")
     st.page_link(VERSIONS, label=f"Open {model}@{number} →", query_params={"model": model, "version": str(number)})
 

@@ -176,7 +176,7 @@ def test_every_page_opens_from_its_url_and_links_lead_on(page):
     for path, expect in [("", "Pending approvals"), ("versions?model=fraud-detector&version=2", "fraud-detector@2"),
                          ("compare?model=fraud-detector&versions=1,2", "Headline metrics"),
                          ("lineage?model=fraud-detector&version=2", "Dataset impact"),
-                         ("promote?model=fraud-detector&version=3&stage=staging", "Why disabled"),
+                         ("promote?model=fraud-detector&version=3&stage=staging", "Not possible now"),
                          ("history", "Stage timeline")]:
         open_page(page, path)
         page.get_by_text(expect).first.wait_for()
