@@ -335,6 +335,9 @@ def markdown(results: dict[str, Any], mlflow: dict[str, Any]) -> str:
             return "–"
         return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.1f} ms"
 
+    def ratio(value: float) -> str:
+        return f"{value:.1f}x" if value < 10 else f"{value:.0f}x"
+
     def mlflow_value(size: str, key: str) -> float | None:
         found = mlflow.get(size, {})
         return (found.get("timings_s") or {}).get(key)
@@ -345,8 +348,8 @@ def markdown(results: dict[str, Any], mlflow: dict[str, Any]) -> str:
     target = f"≥ {10 * ml_rate:.0f}/s (10x MLflow)" if ml_rate else "10x MLflow"
     met = "yes" if ml_rate and rate[-1] >= 10 * ml_rate else ("no" if ml_rate else "?")
     rates = " | ".join(f"{r:.0f}/s" for r in rate)
-    ratio = f"{ml_rate}/s | {rate[-1] / ml_rate:.0f}x" if ml_rate else "– | –"
-    lines.append(f"| register (versions/s) | {rates} | – | {target} | {met} | {ratio} |")
+    versus = f"{ml_rate}/s | {ratio(rate[-1] / ml_rate)}" if ml_rate else "– | –"
+    lines.append(f"| register (versions/s) | {rates} | – | {target} | {met} | {versus} |")
     keys = [k for k in results["sizes"][largest]["timings_s"] if not k.endswith("_rerun")]
     for key in keys:
         values = [results["sizes"][s]["timings_s"].get(key) for s in sizes]
@@ -361,7 +364,7 @@ def markdown(results: dict[str, Any], mlflow: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(fmt(v) for v in values) + f" | {fmt(cpu)}"
                      + f" | {'< ' + fmt(limit) if limit else '–'} | "
                      + ("–" if not limit or mine is None else ("yes" if mine < limit else "**no**"))
-                     + f" | {fmt(other)} | " + (f"{other / mine:.0f}x" if other and mine else "–") + " |")
+                     + f" | {fmt(other)} | " + (ratio(other / mine) if other and mine else "–") + " |")
     return "\n".join(lines)
 
 

@@ -297,13 +297,29 @@ class Catalog:
     def compare(self, refs: list[str]) -> Comparison:
         if not refs:
             raise InvalidInput("compare: give at least one reference")
-        resolved = [self.resolve(r) for r in refs]
-        keys = [(r["model"], r["version"]) for r in resolved]
+        keys = self._version_keys(refs)
         wanted = {"m": [m for m, _ in keys], "v": [v for _, v in keys]}
         picked = "JOIN (SELECT unnest($m) AS model, unnest($v) AS version) USING (model, version)"
         headline = self.sql(f"SELECT * FROM headline {picked}", wanted)
         params = self.sql(f"SELECT model, version, name, value FROM params {picked}", wanted)
         return compare_versions(keys, headline, params, self.settings)
+
+    def _version_keys(self, refs: list[str]) -> list[tuple[str, int]]:
+        """(model, version) of each reference: ``MODEL@N`` ones checked together in one query, the others
+        (stages, aliases, latest; and missing versions, for resolve's error) resolved one by one."""
+        parsed = [r if isinstance(r, Ref) else parse_ref(r) for r in refs]
+        numbered = sorted({f"{p.model}@{p.version}" for p in parsed if p.version is not None})
+        found = {(r["model"], r["version"]) for r in self.sql(
+            "SELECT model, version FROM _versions WHERE list_contains($keys, model || '@' || version)",
+            {"keys": numbered})} if numbered else set()
+        keys = []
+        for ref in parsed:
+            if (ref.model, ref.version) in found:
+                keys.append((ref.model, ref.version))
+            else:
+                resolved = self.resolve(ref)
+                keys.append((resolved["model"], resolved["version"]))
+        return keys
 
     @_one_refresh
     def lineage(self, ref: str) -> dict:
