@@ -229,7 +229,12 @@ class Index:
             listings = scan.scan(self.layout.root).listings
             return _Build(self, None, None, None, listings, clock, settings, settings_problems).run()
         listings, _ = scan.update(self.layout.root, state.listings)
-        return _Build(self, folder, meta, state, listings, clock, settings, settings_problems).run()
+        try:
+            return _Build(self, folder, meta, state, listings, clock, settings, settings_problems).run()
+        except (OSError, ValueError, pa.ArrowException):
+            # the previous generation vanished or is damaged (another process collected it): build anew
+            listings = scan.scan(self.layout.root).listings
+            return _Build(self, None, None, None, listings, clock, settings, settings_problems).run()
 
     # -- housekeeping ---------------------------------------------------------------------------
     def collect(self, keep: set[str]) -> None:

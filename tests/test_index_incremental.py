@@ -233,3 +233,23 @@ def test_a_damaged_or_missing_cache_is_rebuilt(fraud_builder, damage):
     else:
         (current / "stat.json").write_text("{not json")
     assert snapshot(fraud_builder.root) == expected
+
+
+def test_a_previous_generation_collected_mid_build_means_a_full_build(fraud_builder, monkeypatch):
+    """Another process may remove an old generation while this one links segments out of it."""
+    Catalog(fraud_builder.root).refresh()
+    expected_before = snapshot(fraud_builder.root)
+    apply(fraud_builder, "add_version", "fraud-detector", 1)
+    calls = []
+
+    def vanished(src, dst):
+        calls.append(src)
+        raise FileNotFoundError(src)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(index.os, "link", vanished)
+        generation = Catalog(fraud_builder.root).refresh()
+    assert calls and generation.folder.exists()
+    after = snapshot(fraud_builder.root)
+    assert after == fresh(fraud_builder.root, fraud_builder.root.parent)
+    assert len(after["versions"]) == len(expected_before["versions"]) + 1
