@@ -31,9 +31,16 @@ def _write_tmp(target: Path, data: bytes) -> Path:
     return tmp
 
 
-def write_once(target: Path, data: bytes) -> None:
-    """Create ``target`` atomically with ``data``; raise Conflict if it exists."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def write_once(target: Path, data: bytes, parents: bool = True) -> None:
+    """Create ``target`` atomically with ``data``; raise Conflict if it exists.
+
+    With ``parents=False`` the folder must already exist: a manifest is never written into a
+    version folder that was removed meanwhile (e.g. by ``gc``), which would create an empty version.
+    """
+    if parents:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    elif not target.parent.is_dir():
+        raise Conflict(f"{target.parent} was removed while it was being written; nothing was registered")
     tmp = _write_tmp(target, data)
     try:
         try:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -169,7 +170,9 @@ class Catalog:
             timer = threading.Timer(QUERY_TIMEOUT_S, con.interrupt)
             timer.start()
             try:
-                return con.sql(sql).df()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # pandas deprecation noise from DuckDB's .df()
+                    return con.sql(sql).df()
             finally:
                 timer.cancel()
         except duckdb.InterruptException:

@@ -68,18 +68,19 @@ LAYOUT = {
 def load_settings(layout: Layout) -> tuple[Settings, list[tuple[str, str, str]]]:
     """registry.yaml parsed, or the defaults plus a problem if it is missing or broken.
 
-    A registry.yaml that is a symbolic link is never followed: defaults apply and writes are refused.
+    A registry.yaml that is a symbolic link is never followed: defaults apply and lifecycle writes are refused.
     """
     if layout.registry.is_symlink():
         return Settings(), [(layout.registry.name, "error", "is a symbolic link, never followed "
-                                                            "(defaults in use; writes are refused)")]
+                                                            "(defaults in use; lifecycle writes are refused)")]
     if not layout.registry.exists():
         return Settings(), []
     try:
         settings = parse_settings(load_file(layout.registry), layout.registry.name)
     except InvalidInput as exc:
         message = str(exc).removeprefix(f"{layout.registry}: ").removeprefix(f"{layout.registry.name}: ")
-        return Settings(), [(layout.registry.name, "error", message + " (defaults in use; writes are refused)")]
+        note = " (defaults in use; lifecycle writes are refused)"
+        return Settings(), [(layout.registry.name, "error", message + note)]
     return settings, [(layout.registry.name, "warning", w.split(": ", 1)[-1]) for w in settings.warnings]
 
 

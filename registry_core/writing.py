@@ -20,6 +20,7 @@ from .atomic import write_once
 from .errors import Conflict, InvalidInput
 from .events import now
 from .layout import Layout
+from .locking import model_lock
 from .manifests import check_manifest
 from .metrics import parse_metric_arg, read_input_file, to_parquet_bytes, to_table
 from .names import check_name, parse_ref
@@ -216,8 +217,11 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
         raise InvalidInput(f"created_at must be a timezone-aware datetime, got {created_at!r}")
     if tags is not None and not isinstance(tags, dict):
         raise InvalidInput(f"tags must be a mapping, got {type(tags).__name__}")
-    _check_case(layout, model)
-    version, folder = _allocate(layout, model)
+    # The case check and the first mkdir are one step under the per-model lock (keyed on the
+    # lower-case name), so "Foo" and "foo" registered at the same instant cannot both be created.
+    with model_lock(layout.cache, model):
+        _check_case(layout, model)
+        version, folder = _allocate(layout, model)
     try:
         entries = []
         for path in copies:
@@ -238,7 +242,7 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
         if lineage:
             optional["lineage"] = lineage
         manifest.update({k: v for k, v in optional.items() if v is not None})
-        write_once(folder / "manifest.yaml", dumps(manifest))
+        write_once(folder / "manifest.yaml", dumps(manifest), parents=False)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

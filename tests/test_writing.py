@@ -222,9 +222,9 @@ def test_manifest_is_written_last(empty_catalog, tmp_path, monkeypatch):
     seen = []
     real = atomic.write_once
 
-    def spy(target, data):
+    def spy(target, data, **kwargs):
         seen.append((target.name, sorted(p.name for p in target.parent.parent.rglob("*") if p.is_file())))
-        real(target, data)
+        real(target, data, **kwargs)
 
     monkeypatch.setattr(writing, "write_once", spy)
     artifact = tmp_path / "a.bin"
@@ -311,3 +311,27 @@ def test_log_metrics_api_with_rows(empty_catalog):
     empty_catalog.log_metrics("m@1", {"acc": 0.7}, dataset="test")
     assert headline(empty_catalog) == {("acc", "test"): 0.7}
 
+
+
+def test_a_version_folder_removed_mid_registration_is_not_recreated(empty_catalog, monkeypatch):
+    """gc removing an unfinished folder must not leave an empty version written by the late writer."""
+    import shutil
+
+    from registry_core import writing
+
+    real_dumps = writing.dumps
+
+    def remove_folder_then_dump(tree):
+        shutil.rmtree(empty_catalog.root / "models/m/versions/1")
+        return real_dumps(tree)
+
+    monkeypatch.setattr(writing, "dumps", remove_folder_then_dump)
+    with pytest.raises(Conflict, match="removed while it was being written"):
+        empty_catalog.register("m", metrics={"acc": 0.5})
+    assert not (empty_catalog.root / "models/m/versions/1").exists()
+
+
+def test_names_differing_only_in_case_are_refused_by_register(empty_catalog):
+    empty_catalog.register("Fraud")
+    with pytest.raises(Conflict, match="unique ignoring case"):
+        empty_catalog.register("fraud")
