@@ -1,0 +1,63 @@
+"""The README's CLI transcript and Python snippet are real: replay them and compare."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _block(after: str, fence: str) -> str:
+    text = README.read_text(encoding="utf-8").split(after, 1)[1]
+    return text.split(fence, 1)[1].split("```", 1)[0]
+
+
+def _transcript() -> list[tuple[str, list[str]]]:
+    """(command, expected output lines) pairs of the first console block."""
+    steps: list[tuple[str, list[str]]] = []
+    pending = ""
+    for line in _block("## The CLI in two minutes", "```console\n").splitlines():
+        if pending:
+            pending += " " + line.strip().rstrip("\\")
+            if not line.endswith("\\"):
+                steps.append((pending, []))
+                pending = ""
+        elif line.startswith("$ "):
+            command = line[2:].split("  #")[0].strip()
+            if command.endswith("\\"):
+                pending = command.rstrip("\\")
+            else:
+                steps.append((command, []))
+        else:
+            steps[-1][1].append(line)
+    return steps
+
+
+def test_cli_transcript_of_the_readme(tmp_path: Path) -> None:
+    (tmp_path / "model.onnx").write_bytes(b"weights")
+    env = {**os.environ}
+    for command, expected in _transcript():
+        words = shlex.split(command)
+        if words[0] == "export":
+            key, value = words[1].split("=", 1)
+            env[key] = value
+            continue
+        assert words[0] == "modelreg"
+        result = subprocess.run([sys.executable, "-m", "registry_core.cli", *words[1:]], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, (command, result.stderr)
+        assert result.stdout.rstrip("\n").splitlines() == expected, command
+
+
+def test_python_snippet_of_the_readme(tmp_path: Path, monkeypatch) -> None:
+    test_cli_transcript_of_the_readme(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(_block("## The Python API", "```python\n"), "README.md", "exec"), namespace)
+    catalog = namespace["catalog"]
+    assert namespace["created"]["version"] == 3
+    assert catalog.resolve("churn@staging")["version"] == 3
