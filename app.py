@@ -62,7 +62,9 @@ with st.sidebar:
                    icon="⚠️")
 
 show_flash()
-with run_with(ctx):
+# One freshness check of the index per rerun: every read of the page sees the same generation
+# (lifecycle writes step outside it, under their lock, to decide on the files as they are now).
+with run_with(ctx), ctx.catalog.snapshot():
     try:
         page.run()
     except RegistryError as exc:

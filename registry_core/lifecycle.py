@@ -120,9 +120,15 @@ def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, forc
     """Evaluate a promotion without writing; raises only for things that do not exist.
 
     ``answering`` is the id of the request being approved, which is not a competing request.
+    All its reads share one freshness check of the index (``Catalog.snapshot``).
     """
     check_name(model)
-    catalog.refresh()
+    with catalog.snapshot():
+        return _plan(catalog, model, version, stage, user, force, answering)
+
+
+def _plan(catalog: Catalog, model: str, version: int, stage: str, user: str, force: bool,
+          answering: str | None) -> Plan:
     stage_ok = target_stage(catalog.settings, stage)
     if not stage_ok:
         raise InvalidInput(stage_ok.reason)
@@ -160,6 +166,11 @@ def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, forc
     return result
 
 
+def _fresh(catalog: Catalog) -> Catalog:
+    """A view of the catalog outside any caller's ``snapshot()``: decisions under the lock see the files now."""
+    return catalog.as_user(catalog.user)
+
+
 def _write(catalog: Catalog, event: Event) -> None:
     write_once(catalog.layout.events(event.model) / f"{event.id}.yaml", dumps(event.to_yaml_dict()))
 
@@ -194,6 +205,7 @@ def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str 
     if force and not (reason and reason.strip()):
         raise InvalidInput("--force needs a --reason saying why the policy is overridden")
     with model_lock(catalog.layout.cache, model):
+        catalog = _fresh(catalog)
         result = plan(catalog, model, version, stage, catalog.user, force)
         gates = tuple(g.to_dict() for g in result.gates)
         if not result.allowed:
@@ -216,6 +228,7 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
     _settings_ok(catalog, model)
     check_name(model)
     with model_lock(catalog.layout.cache, model):
+        catalog = _fresh(catalog)
         catalog.refresh()
         state = catalog.state(model)
         request = state.requests.get(request_id)
@@ -249,17 +262,18 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
 
 def rollback_plan(catalog: Catalog, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
     """Who may roll back, and from which version to which; the dashboard shows the reason."""
-    state = catalog.state(model)
-    current, previous = state.holder(stage), state.previous_holder(stage)
-    decision = may_approve(catalog.settings, policy_for(catalog, model, stage), user)
-    if not decision:
-        return Decision(False, f"{decision.reason} (rollback is for approvers)"), current, previous
-    if current is None:
-        return Decision(False, f"no version of {model} is in {stage}"), current, previous
-    if previous is None:
-        return Decision(False, f"{model}@{current} is the first version in {stage}; nothing to roll back to"), \
-            current, previous
-    return Decision(True, f"puts {model}@{previous} back in {stage} in place of v{current}"), current, previous
+    with catalog.snapshot():
+        state = catalog.state(model)
+        current, previous = state.holder(stage), state.previous_holder(stage)
+        decision = may_approve(catalog.settings, policy_for(catalog, model, stage), user)
+        if not decision:
+            return Decision(False, f"{decision.reason} (rollback is for approvers)"), current, previous
+        if current is None:
+            return Decision(False, f"no version of {model} is in {stage}"), current, previous
+        if previous is None:
+            return Decision(False, f"{model}@{current} is the first version in {stage}; nothing to roll back to"), \
+                current, previous
+        return Decision(True, f"puts {model}@{previous} back in {stage} in place of v{current}"), current, previous
 
 
 def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> dict:
@@ -270,6 +284,7 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
     if not target_stage(catalog.settings, stage):
         raise InvalidInput(target_stage(catalog.settings, stage).reason)
     with model_lock(catalog.layout.cache, model):
+        catalog = _fresh(catalog)
         catalog.refresh()
         decision, current, previous = rollback_plan(catalog, model, stage, catalog.user)
         if not decision:
@@ -289,6 +304,7 @@ def set_alias(catalog: Catalog, model: str, version, name: str, remove: bool = F
     if not decision:
         raise PolicyRefused(f"refused: alias {alias}: {decision.reason}")
     with model_lock(catalog.layout.cache, model):
+        catalog = _fresh(catalog)
         catalog.refresh()
         state = catalog.state(model)
         if remove:
