@@ -25,10 +25,6 @@ def version_color(version: int) -> str:
     return PALETTE[(int(version) - 1) % len(PALETTE)]
 
 
-def axis_title(metric: str, unit: str) -> str:
-    return f"{metric} ({unit})" if unit else metric
-
-
 def bars(rows: list[dict], refs: list[str], labels: dict[str, str]) -> go.Figure:
     """One small bar chart per headline metric, versions side by side, the best outlined.
 

@@ -183,8 +183,6 @@ class Catalog:
             con.close()
 
     # -- references ------------------------------------------------------------------------------
-    def _model_exists(self, model: str) -> bool:
-        return bool(self.sql("SELECT 1 FROM _versions WHERE model = ? LIMIT 1", [model]))
 
     @_one_refresh
     def state(self, model: str, at: dt.datetime | None = None) -> ModelState:
@@ -214,7 +212,7 @@ class Catalog:
             when = f" at {moment.isoformat()}" if moment else ""
             raise NotFound(f"model {model!r} has no versions{when}")
         by_version = {r["version"]: r for r in rows}
-        state = self.state(model, moment) if (moment is not None or parsed.version is None) else None
+        state = self.state(model, moment)
         selector = parsed.selector
         if parsed.version is not None:
             version = parsed.version
@@ -234,8 +232,6 @@ class Catalog:
             version = state.aliases[selector][0]
         else:
             raise NotFound(f"{selector!r} is not a version, stage or alias of {model!r}")
-        if state is None:
-            state = self.state(model, moment)
         row = by_version[version]
         manifest = json.loads(row["manifest"])
         return {

@@ -22,10 +22,6 @@ from .yamlio import iso, parse_time
 
 ACTIONS = ("request", "approve", "reject", "cancel", "promote", "alias")
 EVENT_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}$")
-EVENT_KEYS = {
-    "id", "at", "by", "action", "version", "stage", "reason", "request", "gates", "forced",
-    "rollback_of", "alias", "approvals_needed", "model",
-}
 
 _last_moment = dt.datetime.min.replace(tzinfo=dt.UTC)
 _lock = threading.Lock()

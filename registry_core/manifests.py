@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import InvalidInput
 from .layout import MODEL_FILE
-from .names import NAME_RE, parse_ref
+from .names import parse_ref
 from .settings import parse_policies
 from .yamlio import parse_time
 
@@ -138,7 +138,3 @@ def check_model_file(raw: Any, model: str) -> tuple[list[str], list[str]]:
             errors.append(str(exc).removeprefix(f"{MODEL_FILE}: "))
     warnings = [f"unknown key {key!r} (kept)" for key in raw if key not in MODEL_KEYS]
     return errors, warnings
-
-
-def is_model_folder_name(name: str) -> bool:
-    return bool(NAME_RE.match(name))

@@ -104,13 +104,6 @@ def load_file(path: Path) -> Any:
     return loads(data, path)
 
 
-def load_mapping(path: Path) -> dict:
-    """Like :func:`load_file` but the document must be a mapping."""
-    tree = load_file(path)
-    if not isinstance(tree, dict):
-        raise InvalidInput(f"{path}: expected a YAML mapping, got {type(tree).__name__}")
-    return tree
-
 
 def _plain(value: Any) -> Any:
     """Turn values into what the safe dumper writes (datetimes as UTC ISO strings)."""
