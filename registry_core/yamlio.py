@@ -4,6 +4,15 @@ Only the safe loaders are used (the C one when PyYAML has libyaml, which is
 about 7x faster on a large catalog).  Files are size-capped before parsing and
 the parsed tree is node-capped afterwards, so neither a huge file nor an
 alias bomb ("billion laughs") can exhaust memory or time later on.
+
+Reading a large catalog's ~15,000 small files is dominated by PyYAML's Python
+side (tag resolution and the generic constructor), so ``loads`` first tries a
+lean builder over libyaml's node tree (`_fast_load`) that makes exactly what
+``CSafeLoader`` plus the key normalization of ``_count_nodes`` would make, and
+counts nodes on the way.  It handles plain documents only (core scalar tags,
+maps, sequences, aliases); anything else (merge keys, other tags, any error,
+cycles, deep nesting) is left to the stock loader, so values and errors stay
+exactly PyYAML's.
 """
 
 from __future__ import annotations
@@ -14,8 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, ScalarNode
+from yaml.resolver import Resolver
 
 from .errors import InvalidInput
+
+try:
+    from yaml.cyaml import CParser as _CParser
+except ImportError:  # PyYAML without libyaml: only the stock (pure Python) safe loader
+    _CParser = None
 
 Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -33,6 +50,154 @@ def _key(key: Any) -> str:
     return key if isinstance(key, str) else json.dumps(key) if key is None or isinstance(key, bool) else str(key)
 
 
+def _too_many(path: Path) -> InvalidInput:
+    return InvalidInput(f"{path}: YAML expands to more than {MAX_NODES} nodes (alias bomb?)")
+
+
+class _Parser(_CParser or object):
+    """libyaml's parser and composer, with tag resolution left to `_scalar`.
+
+    The composer calls ``resolve`` for every untagged (or ``!``-tagged) node, and the path-resolver
+    hooks around every node: Python calls that cost as much as the C parsing.  Here they are C
+    builtins: an untagged node's tag becomes ``slice(kind, value, implicit)`` (the arguments that
+    ``Resolver.resolve`` would get), and the hooks do nothing (safe loading has no path resolvers).
+    """
+
+    resolve = slice
+    descend_resolver = slice
+    ascend_resolver = tuple
+
+
+class _Unsupported(Exception):
+    """Raised inside `_fast_load` for what only the stock constructor handles."""
+
+
+_SAFE = SafeConstructor()
+_RESOLVER = Resolver()
+_STR, _SEQ, _MAP, _TIMESTAMP = (f"tag:yaml.org,2002:{t}" for t in ("str", "seq", "map", "timestamp"))
+#: the scalar tags built here, by SafeConstructor's own functions (merge ``<<`` and value ``=`` are not)
+_SCALARS = {tag: SafeConstructor.yaml_constructors[tag] for tag in (
+    _STR, _TIMESTAMP, *(f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "binary")))}
+#: nesting deeper than this is left to the stock constructor (this builder recurses)
+_FAST_DEPTH = 100
+#: plain scalars repeat a lot (keys, enums, small numbers): their immutable values, by text
+_plain_values: dict[str, Any] = {}
+_PLAIN_CACHED = 20_000
+_MISS = object()
+_BUSY = object()  # in the memo: a node being built (met again: a cycle)
+
+
+def _stock_tables() -> bool:
+    """Whether the safe loader still resolves and constructs as PyYAML ships it (this builder's premise)."""
+    return (Loader.yaml_implicit_resolvers is Resolver.yaml_implicit_resolvers and not Loader.yaml_path_resolvers
+            and Loader.yaml_constructors is SafeConstructor.yaml_constructors)
+
+
+def _scalar(node: ScalarNode) -> Any:
+    """The value SafeConstructor makes of a scalar node (tag resolved as ``Resolver.resolve`` does)."""
+    tag = node.tag
+    if tag.__class__ is slice:
+        value = node.value
+        if not tag.step[0]:  # not plain: a string
+            return value
+        got = _plain_values.get(value, _MISS)
+        if got is not _MISS:
+            return got
+        tag = _RESOLVER.resolve(ScalarNode, value, tag.step)
+        construct = _SCALARS.get(tag)
+        if construct is None:
+            raise _Unsupported(tag)
+        got = construct(_SAFE, node)
+        if tag != _TIMESTAMP and len(value) <= 64:  # datetimes are made anew, as by the stock loader
+            if len(_plain_values) >= _PLAIN_CACHED:
+                _plain_values.clear()
+            _plain_values[value] = got
+        return got
+    construct = _SCALARS.get(tag)
+    if construct is None:
+        raise _Unsupported(tag)
+    return construct(_SAFE, node)
+
+
+def _build(node: Any, depth: int, memo: dict | None) -> tuple[Any, int]:
+    """(value, node count of its expansion) for ``node``; ``memo`` (by node id) when aliases may occur,
+    so that an aliased node is one shared object as with the stock constructor."""
+    if memo is not None:
+        done = memo.get(id(node))
+        if done is not None:
+            if done is _BUSY:  # a recursive structure
+                raise _Unsupported("cycle")
+            return done
+        memo[id(node)] = _BUSY
+    if node.__class__ is ScalarNode:
+        done = _scalar(node), 1
+    elif depth >= _FAST_DEPTH:
+        raise _Unsupported("depth")
+    elif node.__class__ is MappingNode:
+        done = _mapping(node, depth + 1, memo)
+    else:
+        done = _sequence(node, depth + 1, memo)
+    if memo is not None:
+        memo[id(node)] = done
+    return done
+
+
+def _mapping(node: MappingNode, depth: int, memo: dict | None) -> tuple[dict, int]:
+    tag = node.tag
+    if tag.__class__ is not slice and tag != _MAP:
+        raise _Unsupported(tag)
+    data: dict = {}
+    sizes: dict = {}  # same keys as data: the node count of each (last) value
+    all_str = True
+    for key_node, value_node in node.value:
+        if key_node.__class__ is not ScalarNode:  # unhashable, or an error: stock
+            raise _Unsupported("key")
+        key = _scalar(key_node) if memo is None else _build(key_node, depth, memo)[0]
+        if memo is None and value_node.__class__ is ScalarNode:
+            data[key] = _scalar(value_node)
+            sizes[key] = 1
+        else:
+            data[key], sizes[key] = _build(value_node, depth, memo)
+        if key.__class__ is not str:
+            all_str = False
+    if not all_str:  # as _count_nodes does it (dict keys: mixed types would break sorted JSON dumps)
+        items = list(data.items())
+        data.clear()
+        data.update((_key(k), v) for k, v in items)
+        sizes = {_key(k): n for k, n in sizes.items()}
+    return data, 1 + len(sizes) + sum(sizes.values())
+
+
+def _sequence(node: Any, depth: int, memo: dict | None) -> tuple[list, int]:
+    tag = node.tag
+    if tag.__class__ is not slice and tag != _SEQ:
+        raise _Unsupported(tag)
+    items = []
+    total = 1
+    for item in node.value:
+        if memo is None and item.__class__ is ScalarNode:
+            items.append(_scalar(item))
+            total += 1
+        else:
+            value, count = _build(item, depth, memo)
+            items.append(value)
+            total += count
+    return items, total
+
+
+def _fast_load(text: str) -> tuple[Any, int] | None:
+    """(tree, node count) as the stock loader and `_count_nodes` would make them, or None to use those."""
+    if _CParser is None or not _stock_tables():
+        return None
+    try:
+        node = _Parser(text).get_single_node()
+        if node is None:
+            return None, 1
+        return _build(node, 0, {} if "&" in text else None)
+    except Exception:  # errors too: the stock loader reports them as it always has
+        return None
+
+
 def _count_nodes(tree: Any, path: Path) -> None:
     """Cap the expanded size, and make every mapping key a string (as the JSON of the index has them):
     keys of mixed types (``{1: a, b: c}``) would otherwise break every sorted JSON dump downstream."""
@@ -42,7 +207,7 @@ def _count_nodes(tree: Any, path: Path) -> None:
         node = stack.pop()
         seen += 1
         if seen > MAX_NODES:
-            raise InvalidInput(f"{path}: YAML expands to more than {MAX_NODES} nodes (alias bomb?)")
+            raise _too_many(path)
         if isinstance(node, dict):
             if not all(isinstance(k, str) for k in node):
                 items = list(node.items())
@@ -78,7 +243,8 @@ def loads(data: bytes, path: Path) -> Any:
         raise InvalidInput(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
         _check_depth(text, path)
-        tree = yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a safe loader
+        fast = _fast_load(text)
+        tree = fast[0] if fast else yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -88,7 +254,10 @@ def loads(data: bytes, path: Path) -> Any:
         raise InvalidInput(f"{path}: YAML nested too deeply") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2026-13-45
         raise InvalidInput(f"{path}: invalid YAML value: {exc}") from None
-    _count_nodes(tree, path)
+    if fast is None:
+        _count_nodes(tree, path)
+    elif fast[1] > MAX_NODES:
+        raise _too_many(path)
     return tree
 
 
