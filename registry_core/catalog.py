@@ -28,7 +28,7 @@ from .derive import events_from_rows, needed_approvals
 from .errors import CatalogError, InvalidInput, NotFound, RegistryError
 from .events import ModelState, replay
 from .gitsync import committing
-from .index import Generation, Index, connect
+from .index import Generation, Index, Views
 from .layout import Layout
 from .names import Ref, check_name, check_version, parse_ref
 from .settings import Settings, default_user, find_catalog
@@ -62,7 +62,7 @@ class Catalog:
         self.user = default_user(user)
         self._index = Index(self.layout)
         self._generation: Generation | None = None
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._views: Views | None = None
         self._lock = threading.RLock()
         self._pinned = threading.local()  # depth of snapshot() blocks open in this thread
 
@@ -89,8 +89,7 @@ class Catalog:
                 return self._generation
             generation = self._index.refresh()
             if self._generation is None or generation.folder != self._generation.folder:
-                # The old connection is not closed: a copy made by as_user() may still be reading it.
-                self._con = connect(generation)
+                self._views = Views(generation)
             self._generation = generation
             return generation
 
@@ -121,10 +120,10 @@ class Catalog:
 
     def sql(self, sql: str, params: dict | list | None = None, refresh: bool = True) -> list[dict]:
         """Run internal SQL over the views; rows as dicts."""
-        if refresh or self._con is None:
+        if refresh or self._views is None:
             self.refresh()
         with self._lock:
-            cursor = self._con.cursor()
+            cursor = self._views.cursor()
         try:
             result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
             columns = [d[0] for d in result.description]

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import db
 from .errors import InvalidInput
 from .events import parse_event
 from .manifests import check_manifest, check_model_file
@@ -171,8 +172,7 @@ def read_metrics(root: Path, infos: list[FileInfo], problems: list[Problem]) -> 
     """
     if not infos:
         return None
-    con = duckdb.connect()
-    con.execute("SET parquet_metadata_cache = true")
+    con = db.cursor()
     tables: list[pa.Table] = []
     groups = _by_schema(con, root, infos)
     while groups:
@@ -240,7 +240,7 @@ def read_yaml(root: Path, infos: list[FileInfo]) -> Callable[[], tuple[dict[str,
             proc = subprocess.Popen([sys.executable, "-c", _WORKER],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                     env=env)
-            proc.stdin.write(json.dumps([str(root), [list(vars(i).values()) for i in chunk]]).encode())
+            proc.stdin.write(json.dumps([str(root), [list(i) for i in chunk]]).encode())
             proc.stdin.close()
         except OSError:
             proc = None

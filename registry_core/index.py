@@ -9,9 +9,11 @@ A generation is made of *batches*: the files read together in one build go
 into one Parquet segment per table (``versions-<batch>.parquet``, ...), each
 row tagged with its ``_source`` file.  A refresh:
 
-1. stats every known folder and file (``scan.unchanged``: a warm open that
-   finds nothing changed stops here and writes nothing);
-2. re-lists only the folders whose ctime moved (``scan.update``);
+1. stats every known folder and file (``scan.ctimes``, one list comprehension:
+   a warm open that finds nothing changed stops here and writes nothing);
+2. re-lists only the folders whose ctime moved and re-stats the files of the
+   folders where a file's ctime moved (``scan.update``); every other folder
+   keeps its listing, and only the files of the listings that moved are looked at;
 3. re-reads only the new or changed files into one new batch, and rewrites
    only the old segments that held rows of changed or removed files (the
    other segments are hard-linked into the new generation);
@@ -28,11 +30,13 @@ in that tick cannot be missed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,16 +46,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import extract, scan
+from . import db, extract, scan
 from .atomic import write_replace
-from .derive import DERIVED, derive_headline, derive_state
+from .derive import (
+    DERIVED,
+    FULL_HEADLINE_FROM,
+    HEADLINE_BUCKETS,
+    derive_headline,
+    derive_state,
+    headline_bucket,
+    headline_file,
+    split_headline,
+)
 from .errors import InvalidInput
 from .extract import SCHEMAS
-from .layout import Layout
+from .layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
 from .settings import Settings, parse_settings
 from .yamlio import load_file
 
-INDEX_FORMAT = 4
+INDEX_FORMAT = 5
 MAX_BATCHES = 6
 KEEP_OLD_GENERATIONS_S = 600
 
@@ -100,6 +113,8 @@ class Generation:
 
     def paths(self, name: str) -> list[Path]:
         """The Parquet files holding table ``name`` (a table of file rows, or a derived one)."""
+        if name == "headline":
+            return [self.folder / headline_file(b) for b in range(HEADLINE_BUCKETS)]
         if name in DERIVED:
             return [self.folder / f"{name}.parquet"]
         return [self.folder / s for s in self.tables.get(name, [])]
@@ -127,11 +142,17 @@ def _keep_models(table: pa.Table, models: set[str] | None) -> pa.Table:
 
 
 class _State:
-    """What a generation knows about the files it was built from (``state.json``).
+    """What a generation knows about the folders and files it was built from.
 
+    Stored as ``dirs.arrow`` and ``files.arrow`` (Arrow IPC: each folder, then each file folder by
+    folder, with its recorded ctime) plus ``state.json`` (the few folders with problems or pending
+    versions).
+
+    ``listings``: folder -> its listing, with the files' ctimes as recorded (``scan.RACY`` if untrusted).
     ``files``: path -> [ctime_ns, size, batch, ok] where ``batch`` holds the file's rows (None if it was
     not read: a metric table of a version without a valid manifest) and ``ok`` says the file produced its
-    main row (a manifest that parsed and passed its checks is a version).
+    main row (a manifest that parsed and passed its checks is a version).  Records are never changed in
+    place once a generation is written: a state is shared by every refresh that starts from it.
     """
 
     def __init__(self, listings: dict[str, scan.Listing], files: dict[str, list]) -> None:
@@ -141,41 +162,122 @@ class _State:
     @classmethod
     def load(cls, folder: Path) -> _State:
         raw = json.loads((folder / "state.json").read_text())
+        dirs, files_table = _read_arrow(folder / "dirs.arrow"), _read_arrow(folder / "files.arrow")
         listings: dict[str, scan.Listing] = {}
-        for rel, ctime in zip(raw["dirs"], raw["dir_ctime"]):
-            listings[rel] = scan.Listing(ctime)
-        for rel in raw["dirs"]:
+        files: dict[str, list] = {}
+        problems, pending = raw["dir_problems"], raw["pending"]
+        paths, ctimes, sizes, batches, oks = (files_table[c].to_pylist() for c in files_table.column_names)
+        start = 0
+        for rel, ctime, count in zip(*(dirs[c].to_pylist() for c in dirs.column_names)):
+            listing = listings[rel] = scan.Listing(ctime)
+            if count:
+                # every file of a folder is of one kind, model and version
+                kind, model, version = scan.classify(paths[start])
+                end = start + count
+                info = scan.FileInfo
+                listing.files = [info(path, kind, model, version, c, size) for path, c, size in
+                                 zip(paths[start:end], ctimes[start:end], sizes[start:end])]
+                start = end
+            if rel in problems:
+                listing.problems = [tuple(x) for x in problems[rel]]
+            if rel in pending:
+                listing.pending = (pending[rel][0], pending[rel][1])
+        files = {path: [c, size, batch, ok] for path, c, size, batch, ok in zip(paths, ctimes, sizes, batches, oks)}
+        for rel in listings:
             if rel:
                 listings[rel.rsplit("/", 1)[0] if "/" in rel else ""].subdirs.append(rel)
-        for rel, problems in raw["dir_problems"].items():
-            listings[rel].problems = [tuple(p) for p in problems]
-        for rel, pending in raw["pending"].items():
-            listings[rel].pending = (pending[0], pending[1])
-        files: dict[str, list] = {}
-        for path, ctime, size, batch, ok in zip(raw["files"], raw["file_ctime"], raw["file_size"],
-                                                raw["file_batch"], raw["file_ok"]):
-            kind, model, version = scan.classify(path)
-            parent = path.rsplit("/", 1)[0] if "/" in path else ""
-            listings[parent].files.append(scan.FileInfo(path, kind, model, version, ctime, size))
-            files[path] = [ctime, size, batch, ok]
         return cls(listings, files)
 
-    def save(self, folder: Path, clock: int) -> None:
-        """Write the state; ctimes not older than ``clock`` (the build's start) are stored as untrusted."""
-        def trusted(ctime: int) -> int:
-            return ctime if ctime < clock else scan.RACY
+    def settled(self, clock: int) -> _State:
+        """This state as it is stored: ctimes not older than ``clock`` (the build's start) are untrusted."""
+        listings = self.listings
+        files = self.files
+        racy_dirs = [rel for rel, listing in listings.items() if listing.ctime_ns >= clock]
+        racy_files = [path for path, record in files.items() if record[0] >= clock]
+        if not racy_dirs and not racy_files:
+            return self
+        listings, files = dict(listings), dict(files)
+        for path in racy_files:
+            files[path] = [scan.RACY, *files[path][1:]]
+        for rel in {*racy_dirs, *(p.rsplit("/", 1)[0] if "/" in p else "" for p in racy_files)}:
+            old = listings[rel]
+            listings[rel] = scan.Listing(
+                scan.RACY if old.ctime_ns >= clock else old.ctime_ns,
+                [i._replace(ctime_ns=scan.RACY) if i.ctime_ns >= clock else i for i in old.files],
+                old.subdirs, old.problems, old.pending)
+        return _State(listings, files)
 
-        dirs = sorted(self.listings)
-        files = sorted(self.files)
-        raw = {
-            "dirs": dirs, "dir_ctime": [trusted(self.listings[d].ctime_ns) for d in dirs],
-            "dir_problems": {d: self.listings[d].problems for d in dirs if self.listings[d].problems},
-            "pending": {d: self.listings[d].pending for d in dirs if self.listings[d].pending},
-            "files": files, "file_ctime": [trusted(self.files[f][0]) for f in files],
-            "file_size": [self.files[f][1] for f in files], "file_batch": [self.files[f][2] for f in files],
-            "file_ok": [self.files[f][3] for f in files],
-        }
-        (folder / "state.json").write_text(json.dumps(raw, separators=(",", ":")))
+    def quick(self) -> dict[str, list]:
+        """Every folder and file with its recorded ctime: what a warm open stats."""
+        listings = self.listings
+        dirs = list(listings)
+        files = [info.path for listing in listings.values() for info in listing.files]
+        return {"dirs": dirs, "dir_ctime": [listings[d].ctime_ns for d in dirs],
+                "files": files, "file_ctime": [info.ctime_ns for listing in listings.values()
+                                               for info in listing.files]}
+
+    def save(self, folder: Path, quick: dict[str, list]) -> None:
+        """Write the state (a settled one) with its ``quick`` lists: Arrow files, files folder by folder."""
+        listings, files = self.listings, self.files
+        records = [files[path] for path in quick["files"]]
+        _write_arrow(folder / "dirs.arrow", {"path": quick["dirs"], "ctime": quick["dir_ctime"],
+                                             "files": [len(listings[d].files) for d in quick["dirs"]]})
+        _write_arrow(folder / "files.arrow", {"path": quick["files"], "ctime": quick["file_ctime"],
+                                              "size": [r[1] for r in records], "batch": [r[2] for r in records],
+                                              "ok": [r[3] for r in records]})
+        (folder / "state.json").write_text(json.dumps({
+            "dir_problems": {d: listing.problems for d, listing in listings.items() if listing.problems},
+            "pending": {d: listing.pending for d, listing in listings.items() if listing.pending},
+        }))
+
+
+_STATE_SCHEMAS = {
+    "dirs.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("files", pa.int64())]),
+    "files.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("size", pa.int64()),
+                              ("batch", pa.string()), ("ok", pa.bool_())]),
+}
+
+
+def _write_arrow(path: Path, columns: dict[str, list]) -> None:
+    table = pa.table(columns, schema=_STATE_SCHEMAS[path.name])
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def _read_arrow(path: Path) -> pa.Table:
+    """One state file, checked against its schema (a damaged one raises, and the index is rebuilt)."""
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    if not table.schema.equals(_STATE_SCHEMAS[path.name]):
+        raise ValueError(f"{path}: unexpected columns")
+    return table
+
+
+@dataclass
+class _Memo:
+    """This process's copy of the latest generation's state: a refresh that finds it current skips
+    reading the state's paths and, when something changed, the rest of it.  Generations are immutable,
+    so a memo keyed by the generation's name can never be stale."""
+
+    name: str
+    dirs: list[str]
+    dir_ctime: list[int]
+    files: list[str]
+    file_ctime: list[int]
+    dir_paths: list[str]  # absolute, ready for os.stat
+    file_paths: list[str]
+    state: _State | None = None
+
+    @classmethod
+    def of(cls, root: Path, name: str, quick: dict[str, list], state: _State | None) -> _Memo:
+        prefix = f"{root}/"
+        return cls(name, quick["dirs"], quick["dir_ctime"], quick["files"], quick["file_ctime"],
+                   [prefix + d if d else str(root) for d in quick["dirs"]], [prefix + f for f in quick["files"]],
+                   state)
+
+
+#: catalog root -> the memo of the last generation this process read or built there
+_MEMOS: dict[str, _Memo] = {}
 
 
 class Index:
@@ -211,25 +313,42 @@ class Index:
         except OSError:
             return time.time_ns() - 2_000_000_000
 
+    def _memo(self, folder: Path) -> _Memo:
+        memo = _MEMOS.get(str(self.layout.root))
+        if memo is None or memo.name != folder.name:
+            dirs, files = _read_arrow(folder / "dirs.arrow"), _read_arrow(folder / "files.arrow")
+            quick = {"dirs": dirs["path"].to_pylist(), "dir_ctime": dirs["ctime"].to_pylist(),
+                     "files": files["path"].to_pylist(), "file_ctime": files["ctime"].to_pylist()}
+            memo = _Memo.of(self.layout.root, folder.name, quick, None)
+            _MEMOS[str(self.layout.root)] = memo
+        return memo
+
     def refresh(self) -> Generation:
-        """Bring the index up to date with the files and return the current generation."""
+        """Bring the index up to date with the files and return the current generation.
+
+        One stat of every known folder and file decides; when nothing moved, nothing is read or written.
+        """
         clock = self._clock()
         settings, settings_problems = load_settings(self.layout)
         current = self._current()
         if current is not None:
             folder, meta = current
             try:
-                quick = json.loads((folder / "stat.json").read_text())
-                if (scan.unchanged(self.layout.root, quick["dirs"], quick["dir_ctime"])
-                        and scan.unchanged(self.layout.root, quick["files"], quick["file_ctime"])):
+                memo = self._memo(folder)
+                dirs_now, files_now = scan.ctimes(memo.dir_paths), scan.ctimes(memo.file_paths)
+                if dirs_now == memo.dir_ctime and files_now == memo.file_ctime:
                     return Generation(folder, meta["tables"], settings, settings_problems)
-                state = _State.load(folder)
-            except (OSError, ValueError, KeyError, TypeError):
-                current, state = None, None
+                if memo.state is None:
+                    memo.state = _State.load(folder)
+                state = memo.state
+            except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException):
+                current = None
         if current is None:
             listings = scan.scan(self.layout.root).listings
             return _Build(self, None, None, None, listings, clock, settings, settings_problems).run()
-        listings, _ = scan.update(self.layout.root, state.listings)
+        changed_dirs = {d for d, now, then in zip(memo.dirs, dirs_now, memo.dir_ctime) if now != then}
+        changed_files = {f for f, now, then in zip(memo.files, files_now, memo.file_ctime) if now != then}
+        listings = scan.update(self.layout.root, state.listings, changed_dirs, changed_files)
         try:
             return _Build(self, folder, meta, state, listings, clock, settings, settings_problems).run()
         except (OSError, ValueError, pa.ArrowException):
@@ -262,7 +381,13 @@ class _Build:
         self.previous = previous
         self.batches: dict[str, dict[str, str]] = dict(meta["batches"]) if meta else {}
         self.old_files = state.files if state else {}
-        self.found = scan.ScanResult.of(listings)
+        self.listings = listings
+        # what moved: the listings that are not the previous state's very objects, and those that are gone
+        old = state.listings if state else {}
+        affected = [rel for rel, listing in listings.items() if listing is not old.get(rel)]
+        self.infos = {info.path: info for rel in affected for info in listings[rel].files}
+        self.old_paths = {info.path for rel in affected + [r for r in old if r not in listings] if rel in old
+                          for info in old[rel].files}
         self.clock = clock
         self.settings = settings
         self.settings_problems = settings_problems
@@ -280,13 +405,13 @@ class _Build:
             files = self._files()
             tables = self._write_batches(files)
             self._derive(files, tables)
-            _State(self.found.listings, files).save(self.tmp, self.clock)
-            quick = {"dirs": sorted(self.found.listings), "files": sorted(files)}
-            quick["dir_ctime"] = [self._trusted(self.found.listings[d].ctime_ns) for d in quick["dirs"]]
-            quick["file_ctime"] = [self._trusted(files[f][0]) for f in quick["files"]]
-            (self.tmp / "stat.json").write_text(json.dumps(quick, separators=(",", ":")))
+            state = _State(self.listings, files).settled(self.clock)
+            quick = state.quick()
+            state.save(self.tmp, quick)
+            problems = [x for rel in sorted(r for r, listing in self.listings.items() if listing.problems)
+                        for x in self.listings[rel].problems]
             (self.tmp / "structure.json").write_text(json.dumps(
-                [{"path": p, "severity": s, "message": m} for p, s, m in self.found.problems]))
+                [{"path": p, "severity": s, "message": m} for p, s, m in problems]))
             (self.tmp / "meta.json").write_text(json.dumps({"format": INDEX_FORMAT, "batches": self.batches,
                                                             "tables": tables}))
             folder = index.base / name
@@ -295,47 +420,61 @@ class _Build:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
         write_replace(index.base / "CURRENT", name.encode())
+        _MEMOS[str(self.root)] = _Memo.of(self.root, name, quick, state)
         index.collect(keep={name, self.previous.name if self.previous else ""})
         return Generation(folder, tables, self.settings, self.settings_problems)
 
-    def _trusted(self, ctime: int) -> int:
-        return ctime if ctime < self.clock else scan.RACY
+    def _metric_files(self, model: str, version: int) -> list[scan.FileInfo]:
+        listing = self.listings.get(f"{MODELS_DIR}/{model}/{VERSIONS_DIR}/{version}/{METRICS_DIR}")
+        return listing.files if listing else []
 
     # -- which files to read ----------------------------------------------------------------------
     def _files(self) -> dict[str, list]:
-        """Read what changed into a new batch; return the new file records (path -> [ctime, size, batch, ok])."""
-        old, current = self.old_files, self.found.files
+        """Read what changed into a new batch; return the new file records (path -> [ctime, size, batch, ok]).
+
+        Only the files of the listings that moved are looked at (all of them in a first build).
+        """
+        old, current = self.old_files, self.infos
         changed = {p for p, info in current.items()
                    if p not in old or old[p][0] != info.ctime_ns or old[p][0] == scan.RACY}
-        removed = set(old) - set(current)
+        removed = self.old_paths - current.keys()
         self.changed, self.removed = changed, removed
         touched_versions = {(i.model, i.version) for p in changed | removed
                             for i in [current.get(p) or _info(p)] if i.kind == "manifest"}
         # metric rows of a version whose manifest appeared, changed or vanished are read again, so that
         # rows of unfinished registrations never reach the index
-        metric_reread = {p for p, i in current.items()
+        infos = dict(current)
+        for model, version in touched_versions:
+            infos.update((i.path, i) for i in self._metric_files(model, version))
+        metric_reread = {p for p, i in infos.items()
                          if i.kind == "metrics" and (i.model, i.version) in touched_versions}
-        stale = (changed | removed | metric_reread) & set(old)
+        stale = (changed | removed | metric_reread) & old.keys()
         self.stale = stale
-        files = {p: list(old[p]) for p in current if p in old and p not in stale}
-        for p in files:
-            files[p][0], files[p][1] = current[p].ctime_ns, current[p].size
+        files = dict(old)
+        for p in stale | removed:
+            del files[p]
+        for p, info in current.items():
+            record = files.get(p)
+            if record is not None and (record[0] != info.ctime_ns or record[1] != info.size):
+                files[p] = [info.ctime_ns, info.size, record[2], record[3]]
         batch = secrets.token_hex(4)
         self.new_batch = batch
         yaml_files = sorted(p for p in changed if current[p].kind in ("manifest", "model", "event"))
         waiting = extract.read_yaml(self.root, [current[p] for p in yaml_files])
+
+        def manifest(model: str, version: int) -> str:
+            return f"{MODELS_DIR}/{model}/{VERSIONS_DIR}/{version}/{MANIFEST}"
+
         # metric tables are read while the YAML is parsed: those of every version that has a manifest
         # (old and valid, or just read); rows of versions whose manifest turns out invalid are dropped after
-        maybe = {(i.model, i.version) for p, i in current.items() if i.kind == "manifest"
-                 and (p in changed or files.get(p, [0, 0, None, False])[3])}
-        candidates = [current[p] for p in sorted((changed | metric_reread) & set(current))
-                      if current[p].kind == "metrics" and (current[p].model, current[p].version) in maybe]
+        candidates = [infos[p] for p in sorted(changed | metric_reread) if p in infos and infos[p].kind == "metrics"
+                      and ((m := manifest(infos[p].model, infos[p].version)) in changed
+                           or files.get(m, [0, 0, None, False])[3])]
         metric_problems: list[tuple[str, str, str]] = []
         metrics = extract.read_metrics(self.root, candidates, metric_problems)
         tables, problems, ok = waiting()
-        valid = {(i.model, i.version) for p, i in current.items()
-                 if i.kind == "manifest" and (ok[p] if p in ok else bool(files.get(p, [0, 0, None, False])[3]))}
-        to_read = [i for i in candidates if (i.model, i.version) in valid]
+        to_read = [i for i in candidates
+                   if ok.get(m := manifest(i.model, i.version), files.get(m, [0, 0, None, False])[3])]
         read_paths = {i.path for i in to_read}
         problems += [x for x in metric_problems if x[0] in read_paths]
         if metrics is not None and len(to_read) < len(candidates):
@@ -345,11 +484,11 @@ class _Build:
         failed = {p for p, _, _ in metric_problems}
         for info in to_read:
             files[info.path] = [info.ctime_ns, info.size, batch, info.path not in failed]
-        for p, info in current.items():
-            if p not in files:
-                files[p] = [info.ctime_ns, info.size, None, False]
+        for p in changed | metric_reread:
+            if p in infos and p not in files:
+                files[p] = [infos[p].ctime_ns, infos[p].size, None, False]
         tables["file_problems"] = pa.Table.from_pylist(
-            [{"path": p, "severity": s, "message": m, "_source": p} for p, s, m in problems],
+            [{"path": p, "severity": s, "message": m} | {"_source": p} for p, s, m in problems],
             schema=SCHEMAS["file_problems"])
         tables["metrics"] = metrics.cast(SCHEMAS["metrics"]) if metrics is not None \
             else SCHEMAS["metrics"].empty_table()
@@ -417,6 +556,21 @@ class _Build:
         return out
 
     # -- derived tables ---------------------------------------------------------------------------
+    def _valid_versions(self, files: dict[str, list], models: set[str] | None) -> dict[str, set[int]]:
+        """model -> its versions with a valid manifest, for ``models`` (None: every model)."""
+        versions: dict[str, set[int]] = {}
+        if models is None:
+            manifests = [p for p, record in files.items() if record[3] and p.endswith(f"/{MANIFEST}")]
+        else:
+            manifests = [f"{folder}/{MANIFEST}" for m in models
+                         for listing in [self.listings.get(f"{MODELS_DIR}/{m}/{VERSIONS_DIR}")] if listing
+                         for folder in listing.subdirs]
+            manifests = [p for p in manifests if files.get(p, [0, 0, None, False])[3]]
+        for path in manifests:
+            _, model, version = scan.classify(path)
+            versions.setdefault(model, set()).add(version)
+        return versions
+
     def _derive(self, files: dict[str, list], tables: dict[str, list[str]]) -> None:
         def read(table: str, models: set[str] | None) -> pa.Table:
             """Rows of ``models`` (None: all); segments are sorted by model, so row groups are skipped."""
@@ -426,12 +580,8 @@ class _Build:
 
         everything = self.previous is None or bool({"registry.yaml"} & (self.changed | self.removed))
         touched_models = {m for p in self.changed | self.removed for _, m, _ in [scan.classify(p)] if m}
-        versions: dict[str, set[int]] = {}
-        for path, record in files.items():
-            if record[3] and path.endswith("/manifest.yaml"):
-                _, model, version = scan.classify(path)
-                versions.setdefault(model, set()).add(version)
         redo = None if everything else touched_models
+        versions = self._valid_versions(files, redo)
         previous = {name: _keep_models(pq.read_table(self.previous / f"{name}.parquet"), redo)
                     if self.previous else DERIVED[name].empty_table() for name in DERIVED if name != "headline"}
         if redo is None or redo:
@@ -442,11 +592,30 @@ class _Build:
         for name, table in previous.items():
             pq.write_table(pa.concat_tables([table, fresh[name]]), self.tmp / f"{name}.parquet")
         segments = [str(self.tmp / s) for s in tables["metrics"]]
-        valid = {(m, v) for m, vs in versions.items() for v in vs}
         touched = None if self.previous is None else self.touched_versions
-        old = pq.read_table(self.previous / "headline.parquet") if self.previous else None
-        headline = derive_headline(segments, touched, old, valid)
-        pq.write_table(headline, self.tmp / "headline.parquet", compression="zstd", row_group_size=20_000)
+        if touched is None or len(touched) > FULL_HEADLINE_FROM:
+            every = versions if redo is None else self._valid_versions(files, None)
+            valid = {(m, v) for m, vs in every.items() for v in vs}
+            buckets = split_headline(derive_headline(segments, None, None, valid))
+        else:
+            buckets = {}
+            by_bucket: dict[int, set[tuple[str, int]]] = {}
+            for model, version in touched:
+                by_bucket.setdefault(headline_bucket(model), set()).add((model, version))
+            for bucket, these in by_bucket.items():
+                # the rows recomputed are those of touched models x touched numbers (derive_headline)
+                names, numbers = {m for m, _ in these}, {v for _, v in these}
+                valid = {(m, v) for m in names for v in numbers
+                         if files.get(f"{MODELS_DIR}/{m}/{VERSIONS_DIR}/{v}/{MANIFEST}", [0, 0, None, False])[3]}
+                old = pq.read_table(self.previous / headline_file(bucket))
+                fresh = derive_headline(segments, these, old, valid)
+                buckets[bucket] = fresh.sort_by([("model", "ascending"), ("version", "ascending")])
+        for bucket in range(HEADLINE_BUCKETS):
+            name = headline_file(bucket)
+            if bucket in buckets:
+                pq.write_table(buckets[bucket], self.tmp / name, compression="zstd", row_group_size=20_000)
+            else:
+                os.link(self.previous / name, self.tmp / name)
 
 
 def _info(path: str) -> scan.FileInfo:
@@ -454,10 +623,41 @@ def _info(path: str) -> scan.FileInfo:
     return scan.FileInfo(path, kind, model, version, 0, 0)
 
 
-def connect(generation: Generation) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the public views of SPEC section 3 over ``generation``."""
-    from .views import create_views
+_SCHEMAS: list[str] = []  # schemas of generations in the shared DuckDB instance, oldest first
+_SCHEMAS_LOCK = threading.Lock()
+#: schemas kept in the shared instance (a reader pinned to an older generation than this is unheard of)
+KEEP_SCHEMAS = 32
 
-    con = duckdb.connect(":memory:")
-    create_views(con, generation)
-    return con
+
+class Views:
+    """The views of SPEC section 3 over one generation, in a schema of this process's DuckDB instance.
+
+    The schema is made once per generation (generations never change); each query gets its own
+    cursor (a DuckDB connection of the shared instance: safe across threads) pointed at it.
+    """
+
+    def __init__(self, generation: Generation) -> None:
+        from .views import create_views
+
+        self.schema = "g_" + hashlib.sha256(str(generation.folder).encode()).hexdigest()[:20]
+        with _SCHEMAS_LOCK:
+            if self.schema in _SCHEMAS:
+                return
+            con = db.cursor()
+            try:
+                con.execute(f"CREATE SCHEMA {self.schema}")
+                create_views(con, generation, self.schema)
+                _SCHEMAS.append(self.schema)
+                while len(_SCHEMAS) > KEEP_SCHEMAS:
+                    con.execute(f"DROP SCHEMA IF EXISTS {_SCHEMAS.pop(0)} CASCADE")
+            except BaseException:
+                con.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+                raise
+            finally:
+                con.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new connection whose unqualified names are this generation's views (close it after use)."""
+        con = db.cursor()
+        con.execute(f"SET search_path = '{self.schema}'")
+        return con

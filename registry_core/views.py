@@ -25,7 +25,7 @@ VIEWS = {
         FROM {versions} v
         LEFT JOIN read_parquet('{t}/stages.parquet') s USING (model, version)""",
     "metrics": "SELECT model, version, metric, value, dataset, step, timestamp, slice FROM {metrics}",
-    "headline": "SELECT model, version, metric, dataset, slice, value FROM read_parquet('{t}/headline.parquet')",
+    "headline": "SELECT model, version, metric, dataset, slice, value FROM {headline}",
     "params": "SELECT model, version, name, value FROM {params}",
     "lineage": "SELECT model, version, kind, name, ref, role FROM {lineage}",
     "events": """SELECT id, "at", "by", model, action, version, stage, reason, request, forced
@@ -61,19 +61,20 @@ _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "bool": "BOOLEAN", "double
               "timestamp[us, tz=UTC]": "TIMESTAMPTZ"}
 
 
-def create_views(con: duckdb.DuckDBPyConnection, generation) -> None:
-    """Create every view on ``con``; the catalog's problems become the ``_problems`` view."""
+def create_views(con: duckdb.DuckDBPyConnection, generation, schema: str = "main") -> None:
+    """Create every view in ``schema`` on ``con``; the catalog's problems become the ``_problems`` view."""
     folder = str(generation.folder).replace("'", "''")
     sources = {table: source(generation, table) for table in SCHEMAS}
+    sources["headline"] = f"read_parquet([{', '.join(_quote(str(p)) for p in generation.paths('headline'))}])"
     con.execute("SET parquet_metadata_cache = true")
     for name, sql in VIEWS.items():
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql.format(t=folder, **sources)}")
+        con.execute(f"CREATE OR REPLACE VIEW {schema}.{name} AS {sql.format(t=folder, **sources)}")
     structural = json.loads((generation.folder / "structure.json").read_text())
     rows = [(p["path"], p["severity"], p["message"]) for p in structural]
     rows += generation.settings_problems
-    con.execute("CREATE OR REPLACE TABLE _structure(path VARCHAR, severity VARCHAR, message VARCHAR)")
+    con.execute(f"CREATE OR REPLACE TABLE {schema}._structure(path VARCHAR, severity VARCHAR, message VARCHAR)")
     if rows:
-        con.executemany("INSERT INTO _structure VALUES (?, ?, ?)", rows)
-    con.execute(f"""CREATE OR REPLACE VIEW _problems AS
-        SELECT path, severity, message FROM _structure
+        con.executemany(f"INSERT INTO {schema}._structure VALUES (?, ?, ?)", rows)
+    con.execute(f"""CREATE OR REPLACE VIEW {schema}._problems AS
+        SELECT path, severity, message FROM {schema}._structure
         UNION ALL SELECT path, severity, message FROM {sources["file_problems"]}""")

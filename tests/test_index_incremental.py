@@ -231,7 +231,8 @@ def test_a_damaged_or_missing_cache_is_rebuilt(fraud_builder, damage):
     elif damage == "garbage_current":
         (base / "CURRENT").write_text("../../../etc")
     else:
-        (current / "stat.json").write_text("{not json")
+        (current / "files.arrow").write_bytes(b"not arrow")
+        index._MEMOS.clear()  # what a new process sees
     assert snapshot(fraud_builder.root) == expected
 
 
