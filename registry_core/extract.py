@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from . import db
 from .errors import InvalidInput
@@ -145,9 +146,11 @@ def _bulk(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> 
     return body.append_column("_source", pa.array([i.path for i in infos], pa.string()).take(position))
 
 
-def _by_schema(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> list[list[FileInfo]]:
-    """Group tables with the same columns and types: read together, a column missing from some files
-    would be dropped silently.  A table whose footer cannot be read ends up alone in its group."""
+def _by_schema(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> list[tuple[str | None,
+                                                                                                 list[FileInfo]]]:
+    """Group tables with the same columns and types, as (signature, tables): read together, a column
+    missing from some files would be dropped silently.  A table whose footer cannot be read ends up
+    alone in its group, with no signature."""
     by_path = {str(root / i.path): i for i in infos}
     try:
         rows = con.sql("SELECT file_name, string_agg(concat_ws(':', name, type, converted_type, logical_type, "
@@ -155,26 +158,21 @@ def _by_schema(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]
                        params={"paths": list(by_path)}).fetchall()
     except duckdb.Error:
         if len(infos) == 1:
-            return [infos]
+            return [(None, infos)]
         middle = len(infos) // 2
         return _by_schema(con, root, infos[:middle]) + _by_schema(con, root, infos[middle:])
     groups: dict[str, list[FileInfo]] = {}
     for path, signature in rows:
         groups.setdefault(signature, []).append(by_path.pop(path))
-    return list(groups.values()) + [[i] for i in by_path.values()]
+    return list(groups.items()) + [(None, [i]) for i in by_path.values()]
 
 
-def read_metrics(root: Path, infos: list[FileInfo], problems: list[Problem]) -> pa.Table | None:
-    """Read every metric table in ``infos``; broken ones become problems, the rest one Arrow table.
-
-    Tables with the same schema are read in one multi-threaded DuckDB scan; a group that fails is split
-    in halves until the broken files are isolated.
-    """
-    if not infos:
-        return None
-    con = db.cursor()
+def _read_groups(con: duckdb.DuckDBPyConnection, root: Path, groups: list[list[FileInfo]],
+                 problems: list[Problem]) -> pa.Table | None:
+    """Read groups of tables through ``conform`` (Arrow); a group that fails is split in halves until
+    the broken files are isolated and reported with their exact error."""
     tables: list[pa.Table] = []
-    groups = _by_schema(con, root, infos)
+    groups = list(groups)
     while groups:
         group = groups.pop()
         try:
@@ -191,10 +189,93 @@ def read_metrics(root: Path, infos: list[FileInfo], problems: list[Problem]) -> 
             else:
                 middle = len(group) // 2
                 groups.extend([group[:middle], group[middle:]])
-    con.close()
-    if not tables:
+    return pa.concat_tables(tables) if tables else None
+
+
+#: DuckDB types of the columns of a table that SQL can copy as it is (what ``conform`` would keep)
+_PLAIN_TYPES = {"metric": "VARCHAR", "value": "DOUBLE", "dataset": "VARCHAR", "step": "BIGINT",
+                "timestamp": "TIMESTAMP WITH TIME ZONE", "slice": "VARCHAR"}
+_TIMESTAMP_UNITS = ("timestamp:INT64:TIMESTAMP_MICROS:", "timestamp:INT64:TIMESTAMP_MILLIS:")
+#: rows ``conform`` refuses; a table with any goes through it, to be reported with its exact error
+_BAD_ROW = "metric IS NULL OR metric = '' OR value IS NULL OR NOT isfinite(value)"
+
+
+def _plain_columns(con: duckdb.DuckDBPyConnection, root: Path, signature: str | None,
+                   group: list[FileInfo]) -> list[str] | None:
+    """The columns of a group of same-schema tables if SQL can copy them as they are, else None."""
+    if signature is None:
         return None
-    return pa.concat_tables(tables)
+    try:
+        described = con.sql("DESCRIBE SELECT * FROM read_parquet($path)",
+                            params={"path": [str(root / group[0].path)]}).fetchall()
+    except duckdb.Error:
+        return None
+    columns = {row[0]: row[1] for row in described}
+    if not {"metric", "value"} <= columns.keys() or any(_PLAIN_TYPES.get(c) != t for c, t in columns.items()):
+        return None
+    if "timestamp" in columns and not any(unit in signature for unit in _TIMESTAMP_UNITS):
+        return None  # nanoseconds would be truncated silently by SQL (conform refuses them)
+    return list(columns)
+
+
+def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], out: Path) -> set[str]:
+    """Read every metric table in ``infos`` into the Parquet file ``out`` (rows sorted by model and
+    version, in the index's metrics schema); return the paths of the tables that could not be read
+    (each reported in ``problems``).  Nothing is written when no row was read.
+
+    Tables whose columns already have the schema's types are copied by one multi-threaded DuckDB
+    query, straight from the catalog's files into ``out``; the others, and any table with a row the
+    schema refuses, are read through ``conform`` (Arrow) and added to the same query.
+    """
+    if not infos:
+        return set()
+    con = db.cursor()
+    slow_file = out.with_name(f".slow-{out.name}")
+    start = len(problems)
+    try:
+        plain: list[tuple[list[str], list[FileInfo]]] = []
+        slow: list[list[FileInfo]] = []
+        for signature, group in _by_schema(con, root, infos):
+            columns = _plain_columns(con, root, signature, group)
+            if columns is None:
+                slow.append(group)
+            else:
+                plain.append((columns, group))
+        while True:
+            reported = len(problems)
+            parts, params = [], {"kf": [str(root / i.path) for i in infos], "km": [i.model for i in infos],
+                                 "kv": [i.version for i in infos], "ks": [i.path for i in infos]}
+            for n, (columns, group) in enumerate(plain):
+                params[f"g{n}"] = [str(root / i.path) for i in group]
+                picked = ", ".join(f'p."{c}"' if c in columns else f'NULL::{_PLAIN_TYPES[c]} AS "{c}"'
+                                   for c in _PLAIN_TYPES)
+                parts.append(f"SELECT k.model, k.version, {picked}, k._source "
+                             f"FROM read_parquet($g{n}, filename = true) p JOIN keys k USING (filename)")
+            rows = _read_groups(con, root, slow, problems) if slow else None
+            if rows is not None:
+                pq.write_table(rows, slow_file)
+                parts.append("SELECT * FROM read_parquet($slow)")
+                params["slow"] = str(slow_file)
+            if not parts:
+                break
+            query = (f"WITH keys AS (SELECT unnest($kf) AS filename, unnest($km) AS model, unnest($kv) AS version, "
+                     f"unnest($ks) AS _source) SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY model, version")
+            con.sql(query, params=params).write_parquet(str(out), compression="zstd", row_group_size=20_000)
+            bad = {row[0] for row in con.sql(f"SELECT DISTINCT _source FROM read_parquet($out) WHERE {_BAD_ROW}",
+                                             params={"out": str(out)}).fetchall()}
+            if not bad:
+                break
+            # conform() refuses these: read them through it, to report each with its own message
+            del problems[reported:]
+            plain = [(columns, kept) for columns, group in plain if (kept := [i for i in group if i.path not in bad])]
+            slow = [*slow, [i for i in infos if i.path in bad]]
+            out.unlink()
+        if out.exists() and not pq.ParquetFile(out).metadata.num_rows:
+            out.unlink()
+        return {path for path, _, _ in problems[start:]}
+    finally:
+        slow_file.unlink(missing_ok=True)
+        con.close()
 
 
 _YAML_TABLES = ("models", "versions", "params", "lineage", "events")

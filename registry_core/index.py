@@ -465,33 +465,34 @@ class _Build:
         def manifest(model: str, version: int) -> str:
             return f"{MODELS_DIR}/{model}/{VERSIONS_DIR}/{version}/{MANIFEST}"
 
-        # metric tables are read while the YAML is parsed: those of every version that has a manifest
-        # (old and valid, or just read); rows of versions whose manifest turns out invalid are dropped after
+        # metric tables are read while the YAML is parsed (by worker processes in a big build): those of
+        # every version that has a manifest (old and valid, or just read), straight into the new batch's
+        # segment; rows of versions whose manifest turns out invalid are dropped after, so that rows of
+        # unfinished registrations never reach the index
         candidates = [infos[p] for p in sorted(changed | metric_reread) if p in infos and infos[p].kind == "metrics"
                       and ((m := manifest(infos[p].model, infos[p].version)) in changed
                            or files.get(m, [0, 0, None, False])[3])]
         metric_problems: list[tuple[str, str, str]] = []
-        metrics = extract.read_metrics(self.root, candidates, metric_problems)
+        segment = self.tmp / f"metrics-{batch}-{secrets.token_hex(2)}.parquet"
+        failed = extract.write_metrics(self.root, candidates, metric_problems, segment)
         tables, problems, ok = waiting()
         to_read = [i for i in candidates
                    if ok.get(m := manifest(i.model, i.version), files.get(m, [0, 0, None, False])[3])]
         read_paths = {i.path for i in to_read}
         problems += [x for x in metric_problems if x[0] in read_paths]
-        if metrics is not None and len(to_read) < len(candidates):
-            metrics = metrics.filter(pc.is_in(metrics["_source"], value_set=pa.array(sorted(read_paths), pa.string())))
+        if len(to_read) < len(candidates) and segment.exists():
+            _keep_sources(segment, read_paths)
+        self.new_metrics = segment.name if segment.exists() else None
         for path in yaml_files:
             files[path] = [current[path].ctime_ns, current[path].size, batch, ok[path]]
-        failed = {p for p, _, _ in metric_problems}
         for info in to_read:
             files[info.path] = [info.ctime_ns, info.size, batch, info.path not in failed]
         for p in changed | metric_reread:
             if p in infos and p not in files:
                 files[p] = [infos[p].ctime_ns, infos[p].size, None, False]
         tables["file_problems"] = pa.Table.from_pylist(
-            [{"path": p, "severity": s, "message": m} | {"_source": p} for p, s, m in problems],
+            [{"path": p, "severity": s, "message": m, "_source": p} for p, s, m in problems],
             schema=SCHEMAS["file_problems"])
-        tables["metrics"] = metrics.cast(SCHEMAS["metrics"]) if metrics is not None \
-            else SCHEMAS["metrics"].empty_table()
         self.new_rows = tables
         self.touched_versions = touched_versions | {(i.model, i.version) for i in to_read}
         self.touched_versions |= {(m, v) for p in stale for _, m, v in [scan.classify(p)] if v is not None}
@@ -519,6 +520,8 @@ class _Build:
                     batches[batch][table] = segment
         new = {t: rows for t, rows in self.new_rows.items() if rows.num_rows}
         batches[self.new_batch] = {t: self._write_segment(t, self.new_batch, rows) for t, rows in new.items()}
+        if self.new_metrics:
+            batches[self.new_batch]["metrics"] = self.new_metrics
         in_use = {f[2] for f in files.values() if f[2] is not None}
         batches = {b: s for b, s in batches.items() if b in in_use and s}
         self.batches = self._compact(batches, files)
@@ -544,7 +547,8 @@ class _Build:
         out = {b: s for b, s in batches.items() if b not in merge}
         out[merged] = {}
         for table in SCHEMAS:
-            parts = [pq.read_table(self.tmp / batches[b][table]) for b in merge if table in batches[b]]
+            parts = [pq.read_table(self.tmp / batches[b][table]).cast(SCHEMAS[table])
+                     for b in merge if table in batches[b]]
             if parts:
                 out[merged][table] = self._write_segment(table, merged, pa.concat_tables(parts))
         for b in merge:
@@ -616,6 +620,23 @@ class _Build:
                 pq.write_table(buckets[bucket], self.tmp / name, compression="zstd", row_group_size=20_000)
             else:
                 os.link(self.previous / name, self.tmp / name)
+
+
+def _keep_sources(segment: Path, sources: set[str]) -> None:
+    """Rewrite a metrics segment with only the rows of ``sources`` (removed if none is left)."""
+    con = db.cursor()
+    try:
+        kept = segment.with_name(f".kept-{segment.name}")
+        rows = con.sql("SELECT * FROM read_parquet($segment) WHERE _source IN (SELECT unnest($sources))",
+                       params={"segment": str(segment), "sources": sorted(sources)})
+        rows.write_parquet(str(kept), compression="zstd", row_group_size=LAYOUT["metrics"][1])
+        if pq.ParquetFile(kept).metadata.num_rows:
+            os.replace(kept, segment)
+        else:
+            kept.unlink()
+            segment.unlink()
+    finally:
+        con.close()
 
 
 def _info(path: str) -> scan.FileInfo:
