@@ -243,8 +243,11 @@ class Catalog:
     def models(self) -> list[dict]:
         """Every model with its latest version, version count and current stage holders."""
         models = self.sql("""
-            SELECT m.model, m.description, m.owner, m.task, max(v.version) AS latest, count(v.version) AS versions
-            FROM models m LEFT JOIN versions v USING (model) GROUP BY ALL ORDER BY m.model""")
+            SELECT m.model, m.description, m.owner, m.task, v.latest, coalesce(v.versions, 0) AS versions
+            FROM models m
+            LEFT JOIN (SELECT model, max(version) AS latest, count(*) AS versions FROM _versions GROUP BY model) v
+                USING (model)
+            ORDER BY m.model""")
         holders: dict[str, dict[str, list[int]]] = {}
         for row in self.sql("SELECT model, stage, version FROM stages ORDER BY since DESC"):
             holders.setdefault(row["model"], {}).setdefault(row["stage"], []).append(row["version"])

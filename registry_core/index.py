@@ -64,7 +64,7 @@ from .layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
 from .settings import Settings, parse_settings
 from .yamlio import load_file
 
-INDEX_FORMAT = 5
+INDEX_FORMAT = 6
 MAX_BATCHES = 6
 KEEP_OLD_GENERATIONS_S = 600
 
@@ -182,7 +182,7 @@ class _State:
                 listing.problems = [tuple(x) for x in problems[rel]]
             if rel in pending:
                 listing.pending = (pending[rel][0], pending[rel][1])
-        files = {path: [c, size, batch, ok] for path, c, size, batch, ok in zip(paths, ctimes, sizes, batches, oks)}
+        files = dict(zip(paths, map(list, zip(ctimes, sizes, batches, oks))))
         for rel in listings:
             if rel:
                 listings[rel.rsplit("/", 1)[0] if "/" in rel else ""].subdirs.append(rel)
