@@ -56,7 +56,7 @@ class FileInfo(NamedTuple):
     size: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Listing:
     """What one folder holds: indexed files, sub-folders to walk, problems, a pending version."""
 
