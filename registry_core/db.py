@@ -2,8 +2,10 @@
 
 Starting a DuckDB instance costs ~15 ms (its catalog of built-in functions is built each time), more
 than most of the queries the core runs, so the core starts one, lazily, and hands out cursors: each
-cursor is a connection of its own (safe to use from its thread) over the same instance.  The
-read-only sandbox of ``Catalog.query`` is the exception: it gets a fresh, locked-down instance.
+cursor is a connection of its own (safe to use from its thread) over the same instance.  Index
+builds get a second instance of their own: a cold build reads 20,000 catalog files, and the same
+instance afterwards answered queries ~30% slower (its caches full of files it will never read
+again).  The read-only sandbox of ``Catalog.query`` gets a fresh, locked-down instance each time.
 """
 
 from __future__ import annotations
@@ -12,15 +14,24 @@ import threading
 
 import duckdb
 
-_DB: duckdb.DuckDBPyConnection | None = None
+_INSTANCES: dict[str, duckdb.DuckDBPyConnection] = {}
 _LOCK = threading.Lock()
 
 
-def cursor() -> duckdb.DuckDBPyConnection:
-    """A new connection to the shared instance (close it after use)."""
-    global _DB
+def _cursor(purpose: str, metadata_cache: bool) -> duckdb.DuckDBPyConnection:
     with _LOCK:
-        if _DB is None:
-            _DB = duckdb.connect(":memory:")
-            _DB.execute("SET parquet_metadata_cache = true")
-        return _DB.cursor()
+        if purpose not in _INSTANCES:
+            instance = duckdb.connect(":memory:")
+            instance.execute(f"SET parquet_metadata_cache = {str(metadata_cache).lower()}")
+            _INSTANCES[purpose] = instance
+        return _INSTANCES[purpose].cursor()
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    """A new connection to the instance that answers queries (close it after use)."""
+    return _cursor("queries", metadata_cache=True)
+
+
+def build_cursor() -> duckdb.DuckDBPyConnection:
+    """A new connection to the instance that builds the index (close it after use)."""
+    return _cursor("builds", metadata_cache=False)

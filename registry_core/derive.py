@@ -152,7 +152,7 @@ def derive_headline(segments: list[str], touched: set[tuple[str, int]] | None, o
         touched = None
     if not segments:
         return DERIVED["headline"].empty_table()
-    con = db.cursor()
+    con = db.build_cursor()
     try:
         if touched is None or old is None:
             fresh = con.sql(HEADLINE_SQL.format(where=""), params={"segments": segments}).to_arrow_table()

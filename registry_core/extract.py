@@ -229,7 +229,7 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
     """
     if not infos:
         return set()
-    con = db.cursor()
+    con = db.build_cursor()
     slow_file = out.with_name(f".slow-{out.name}")
     start = len(problems)
     try:

@@ -634,7 +634,7 @@ class _Build:
 
 def _keep_sources(segment: Path, sources: set[str]) -> None:
     """Rewrite a metrics segment with only the rows of ``sources`` (removed if none is left)."""
-    con = db.cursor()
+    con = db.build_cursor()
     try:
         kept = segment.with_name(f".kept-{segment.name}")
         rows = con.sql("SELECT * FROM read_parquet($segment) WHERE _source IN (SELECT unnest($sources))",
