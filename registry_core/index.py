@@ -107,11 +107,6 @@ class Generation:
     settings: Settings
     settings_problems: list[tuple[str, str, str]] = field(default_factory=list)
 
-    @property
-    def segments(self) -> list[str]:
-        """The metric segments (kept for callers of the first index format)."""
-        return self.tables.get("metrics", [])
-
     def paths(self, name: str) -> list[Path]:
         """The Parquet files holding table ``name`` (a table of file rows, or a derived one)."""
         if name == "headline":
@@ -668,16 +663,21 @@ class Views:
     """
 
     def __init__(self, generation: Generation) -> None:
+        self.generation = generation
+        self.schema = "g_" + hashlib.sha256(str(generation.folder).encode()).hexdigest()[:20]
+        self._ensure()
+
+    def _ensure(self) -> None:
+        """Create the schema unless it exists (again, if it was dropped as one of the oldest)."""
         from .views import create_views
 
-        self.schema = "g_" + hashlib.sha256(str(generation.folder).encode()).hexdigest()[:20]
         with _SCHEMAS_LOCK:
             if self.schema in _SCHEMAS:
                 return
             con = db.cursor()
             try:
                 con.execute(f"CREATE SCHEMA {self.schema}")
-                create_views(con, generation, self.schema)
+                create_views(con, self.generation, self.schema)
                 _SCHEMAS.append(self.schema)
                 while len(_SCHEMAS) > KEEP_SCHEMAS:
                     con.execute(f"DROP SCHEMA IF EXISTS {_SCHEMAS.pop(0)} CASCADE")
@@ -689,6 +689,8 @@ class Views:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new connection whose unqualified names are this generation's views (close it after use)."""
+        if self.schema not in _SCHEMAS:
+            self._ensure()
         con = db.cursor()
         con.execute(f"SET search_path = '{self.schema}'")
         return con

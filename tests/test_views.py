@@ -123,3 +123,17 @@ def test_query_allows_joins_and_ctes_over_views(cat_ro):
 def test_bad_sql_is_an_error_naming_the_problem(ro_cli):
     result = ro_cli("query", "SELECT nope FROM versions")
     assert result.code == 1 and "nope" in result.err
+
+
+def test_views_of_a_generation_dropped_from_the_shared_instance_come_back(fraud_builder, tmp_path, monkeypatch):
+    """The process's DuckDB instance keeps the views of the newest generations only; a catalog still
+    reading an older one gets them made again rather than a missing-schema error."""
+    from registry_core import index
+
+    monkeypatch.setattr(index, "KEEP_SCHEMAS", 1)
+    first = Catalog(fraud_builder.root)
+    expected = first.sql("SELECT count(*) AS n FROM versions")
+    other = Catalog.init(tmp_path / "other")
+    other.refresh()  # its views push the first catalog's schema out
+    assert first._views.schema not in index._SCHEMAS
+    assert first.sql("SELECT count(*) AS n FROM versions", refresh=False) == expected
