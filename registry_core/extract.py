@@ -243,14 +243,17 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
                 plain.append((columns, group))
         while True:
             reported = len(problems)
-            parts, params = [], {"kf": [str(root / i.path) for i in infos], "km": [i.model for i in infos],
-                                 "kv": [i.version for i in infos], "ks": [i.path for i in infos]}
+            parts: list[str] = []
+            params: dict[str, Any] = {}
             for n, (columns, group) in enumerate(plain):
-                params[f"g{n}"] = [str(root / i.path) for i in group]
+                params |= {f"g{n}": [str(root / i.path) for i in group], f"m{n}": [i.model for i in group],
+                           f"v{n}": [i.version for i in group], f"s{n}": [i.path for i in group]}
                 picked = ", ".join(f'p."{c}"' if c in columns else f'NULL::{_PLAIN_TYPES[c]} AS "{c}"'
                                    for c in _PLAIN_TYPES)
-                parts.append(f"SELECT k.model, k.version, {picked}, k._source "
-                             f"FROM read_parquet($g{n}, filename = true) p JOIN keys k USING (filename)")
+                # each row's file by its position in the list (an integer join: cheaper than the file name)
+                parts.append(f"SELECT k.model, k.version, {picked}, k._source FROM read_parquet($g{n}) p "
+                             f"JOIN (SELECT unnest(range(len($g{n}))) AS i, unnest($m{n}) AS model, "
+                             f"unnest($v{n}) AS version, unnest($s{n}) AS _source) k ON p.file_index = k.i")
             rows = _read_groups(con, root, slow, problems) if slow else None
             if rows is not None:
                 pq.write_table(rows, slow_file)
@@ -258,8 +261,7 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
                 params["slow"] = str(slow_file)
             if not parts:
                 break
-            query = (f"WITH keys AS (SELECT unnest($kf) AS filename, unnest($km) AS model, unnest($kv) AS version, "
-                     f"unnest($ks) AS _source) SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY model, version")
+            query = f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY model, version"
             con.sql(query, params=params).write_parquet(str(out), compression="zstd", row_group_size=20_000)
             bad = {row[0] for row in con.sql(f"SELECT DISTINCT _source FROM read_parquet($out) WHERE {_BAD_ROW}",
                                              params={"out": str(out)}).fetchall()}
