@@ -167,7 +167,8 @@ def _by_schema(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]
     """Group tables with the same columns and types, as (signature, tables): read together, a column
     missing from some files would be dropped silently.  A table whose footer cannot be read ends up
     alone in its group, with no signature."""
-    by_path = {str(root / i.path): i for i in infos}
+    prefix = f"{root}/"  # (string joins: 20,000 pathlib joins cost ~0.3 s)
+    by_path = {prefix + i.path: i for i in infos}
     try:
         rows = con.sql("SELECT file_name, string_agg(concat_ws(':', name, type, converted_type, logical_type, "
                        "repetition_type), ',' ORDER BY name) FROM parquet_schema($paths) GROUP BY file_name",
@@ -262,7 +263,7 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
             parts: list[str] = []
             params: dict[str, Any] = {}
             for n, (columns, group) in enumerate(plain):
-                params |= {f"g{n}": [str(root / i.path) for i in group], f"m{n}": [i.model for i in group],
+                params |= {f"g{n}": [f"{root}/{i.path}" for i in group], f"m{n}": [i.model for i in group],
                            f"v{n}": [i.version for i in group], f"s{n}": [i.path for i in group]}
                 picked = ", ".join(f'p."{c}"' if c in columns else f'NULL::{_PLAIN_TYPES[c]} AS "{c}"'
                                    for c in _PLAIN_TYPES)
