@@ -10,7 +10,10 @@ again).  The read-only sandbox of ``Catalog.query`` gets a fresh, locked-down in
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
+from pathlib import Path
 
 import duckdb
 
@@ -23,6 +26,10 @@ def _cursor(purpose: str, metadata_cache: bool) -> duckdb.DuckDBPyConnection:
         if purpose not in _INSTANCES:
             instance = duckdb.connect(":memory:")
             instance.execute(f"SET parquet_metadata_cache = {str(metadata_cache).lower()}")
+            # an in-memory instance spills big sorts to ".tmp" in the working directory by default: not
+            # in the user's folder, ever
+            spill = Path(tempfile.gettempdir()) / f"modelreg-duckdb-{os.getpid()}"
+            instance.execute("SET temp_directory = $path", {"path": str(spill)})
             _INSTANCES[purpose] = instance
         return _INSTANCES[purpose].cursor()
 
