@@ -63,7 +63,11 @@ class Context:
 def build_context() -> Context:
     """Open (or reuse) the catalog, pick up changes on disk, and resolve who is acting."""
     shared = open_catalog(str(catalog_path()))
-    generation = shared.refresh()
+    if shared.indexed:
+        generation = shared.refresh()
+    else:  # a first build reads every file (a fresh clone of a big catalog: seconds), say so
+        with st.spinner("Indexing the catalog for the first time (about 1 s per 1,500 versions)..."):
+            generation = shared.refresh()
     settings = generation.settings
     identity = resolve_identity(settings)
     if demo_mode():

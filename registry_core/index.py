@@ -305,6 +305,11 @@ class Index:
             return None
         return self.base / name, meta
 
+    def current_name(self) -> str | None:
+        """The name of the generation a refresh would start from (None: the next refresh builds anew)."""
+        current = self._current()
+        return current[0].name if current else None
+
     def _clock(self) -> int:
         """The file system's "now" (ctime of a file written now): later ctimes are in or after this tick."""
         try:

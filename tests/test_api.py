@@ -141,3 +141,15 @@ def test_bad_input_raises_invalid_input(empty_catalog):
                  lambda: empty_catalog.promote("m", 0, "staging")):
         with pytest.raises(InvalidInput):
             call()
+
+
+def test_indexed_says_whether_the_next_refresh_is_a_first_build(fraud_builder):
+    import shutil
+
+    shutil.rmtree(fraud_builder.root / ".modelreg", ignore_errors=True)
+    cat = Catalog(fraud_builder.root)
+    assert not cat.indexed
+    cat.refresh()
+    assert cat.indexed and Catalog(fraud_builder.root).indexed
+    shutil.rmtree(fraud_builder.root / ".modelreg")
+    assert not Catalog(fraud_builder.root).indexed

@@ -329,3 +329,13 @@ def test_a_header_is_trusted_only_when_registry_yaml_names_it(fraud_builder, mon
     ok(at)
     assert "read-only" in at.sidebar.markdown[1].value  # named but absent: not the server's user
     assert "login proxy" in at.button(key="promote_button").help
+
+
+def test_the_first_open_of_an_unindexed_catalog_builds_its_index(fraud_builder, monkeypatch):
+    import shutil
+
+    shutil.rmtree(fraud_builder.root / ".modelreg", ignore_errors=True)
+    at = app(fraud_builder.root, monkeypatch)
+    ok(at)
+    assert "fraud-detector" in texts(at) + str([d.value for d in at.dataframe])
+    assert Catalog(fraud_builder.root).indexed
