@@ -39,6 +39,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,56 @@ def _keep_models(table: pa.Table, models: set[str] | None) -> pa.Table:
     return table.filter(pc.invert(pc.is_in(table["model"], value_set=pa.array(sorted(models), pa.string()))))
 
 
+class _Stored(Mapping[str, scan.Listing]):
+    """The listings of a stored state, as columns; a listing object is made only when asked for.
+
+    A new process that finds one folder changed should not build 20,000 listing objects (and 34,000
+    file records) to compare one: it builds those of the folders it looks at.
+    """
+
+    def __init__(self, dirs: list[str], dir_ctime: list[int], counts: list[int], paths: list[str],
+                 ctimes: list[int], sizes: list[int], problems: dict[str, list], pending: dict[str, tuple]) -> None:
+        self.dirs, self.dir_ctime, self.counts = dirs, dir_ctime, counts
+        self.paths, self.ctimes, self.sizes = paths, ctimes, sizes
+        self.problems, self.pending = problems, pending
+        self.index = dict(zip(dirs, range(len(dirs))))
+        self.starts = [0, *itertools.accumulate(counts)]
+        self._children: dict[str, list[str]] | None = None
+        self._made: dict[str, scan.Listing] = {}
+
+    def __getitem__(self, rel: str) -> scan.Listing:
+        made = self._made.get(rel)
+        if made is not None:
+            return made
+        i = self.index[rel]
+        if self._children is None:
+            children: dict[str, list[str]] = {}
+            for folder in self.dirs:
+                if folder:
+                    children.setdefault(folder.rsplit("/", 1)[0] if "/" in folder else "", []).append(folder)
+            self._children = children
+        start, count = self.starts[i], self.counts[i]
+        files = []
+        if count:
+            kind, model, version = scan.classify(self.paths[start])  # one kind, model, version per folder
+            files = [scan.FileInfo(path, kind, model, version, ctime, size) for path, ctime, size in
+                     zip(self.paths[start:start + count], self.ctimes[start:start + count],
+                         self.sizes[start:start + count])]
+        made = scan.Listing(self.dir_ctime[i], files, self._children.get(rel, []), self.problems.get(rel, []),
+                            self.pending.get(rel))
+        self._made[rel] = made
+        return made
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self.index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.dirs)
+
+    def __len__(self) -> int:
+        return len(self.dirs)
+
+
 class _State:
     """What a generation knows about the folders and files it was built from.
 
@@ -147,11 +198,12 @@ class _State:
     ``listings``: folder -> its listing, with the files' ctimes as recorded (``scan.RACY`` if untrusted).
     ``files``: path -> [ctime_ns, size, batch, ok] where ``batch`` holds the file's rows (None if it was
     not read: a metric table of a version without a valid manifest) and ``ok`` says the file produced its
-    main row (a manifest that parsed and passed its checks is a version).  Records are never changed in
-    place once a generation is written: a state is shared by every refresh that starts from it.
+    main row (a manifest that parsed and passed its checks is a version).  Records and listings are
+    never changed in place once a generation is written: a state is shared by every refresh that
+    starts from it.
     """
 
-    def __init__(self, listings: dict[str, scan.Listing], files: dict[str, list]) -> None:
+    def __init__(self, listings: Mapping[str, scan.Listing], files: dict[str, list]) -> None:
         self.listings = listings
         self.files = files
 
@@ -159,49 +211,25 @@ class _State:
     def load(cls, folder: Path) -> _State:
         raw = json.loads((folder / "state.json").read_text())
         dirs, files_table = _read_arrow(folder / "dirs.arrow"), _read_arrow(folder / "files.arrow")
-        listings: dict[str, scan.Listing] = {}
-        problems, pending = raw["dir_problems"], raw["pending"]
         paths, ctimes, sizes, batches, oks = (files_table[c].to_pylist() for c in files_table.column_names)
         rels, dir_ctimes, counts = (dirs[c].to_pylist() for c in dirs.column_names)
-        # every file of a folder is of one kind, model and version: classify one path per folder
-        kinds: list = []
-        models: list = []
-        versions: list = []
-        start = 0
-        for count in counts:
-            if count:
-                kind, model, version = scan.classify(paths[start])
-                kinds += [kind] * count
-                models += [model] * count
-                versions += [version] * count
-                start += count
-        # tuple.__new__ straight: a named tuple's own __new__ is Python code, 3x slower per file
-        infos = list(map(tuple.__new__, itertools.repeat(scan.FileInfo),
-                         zip(paths, kinds, models, versions, ctimes, sizes)))
-        listing_of = scan.Listing
-        start = 0
-        for rel, ctime, count in zip(rels, dir_ctimes, counts):
-            listings[rel] = listing_of(ctime, infos[start:start + count] if count else [], [], [], None)
-            start += count
-        for rel, found in problems.items():
-            listings[rel].problems = [tuple(x) for x in found]
-        for rel, (model, version) in pending.items():
-            listings[rel].pending = (model, version)
+        problems = {rel: [tuple(x) for x in found] for rel, found in raw["dir_problems"].items()}
+        pending = {rel: (model, version) for rel, (model, version) in raw["pending"].items()}
         files = dict(zip(paths, map(list, zip(ctimes, sizes, batches, oks))))
-        for rel in listings:
-            if rel:
-                listings[rel.rsplit("/", 1)[0] if "/" in rel else ""].subdirs.append(rel)
-        return cls(listings, files)
+        return cls(_Stored(rels, dir_ctimes, counts, paths, ctimes, sizes, problems, pending), files)
 
     def settled(self, clock: int) -> _State:
-        """This state as it is stored: ctimes not older than ``clock`` (the build's start) are untrusted."""
-        listings = self.listings
-        files = self.files
-        racy_dirs = [rel for rel, listing in listings.items() if listing.ctime_ns >= clock]
+        """This state as it is stored: ctimes not older than ``clock`` (the build's start) are untrusted.
+
+        Listings of a stored state were settled when it was written: only the others are looked at.
+        """
+        listings, files = self.listings, self.files
+        racy_dirs = [rel for rel, listing in _made_here(listings).items() if listing.ctime_ns >= clock]
         racy_files = [path for path, record in files.items() if record[0] >= clock]
         if not racy_dirs and not racy_files:
             return self
-        listings, files = dict(listings), dict(files)
+        listings = listings if isinstance(listings, scan.Listings) else dict(listings)
+        files = dict(files)
         for path in racy_files:
             files[path] = [scan.RACY, *files[path][1:]]
         for rel in {*racy_dirs, *(p.rsplit("/", 1)[0] if "/" in p else "" for p in racy_files)}:
@@ -212,28 +240,56 @@ class _State:
                 old.subdirs, old.problems, old.pending)
         return _State(listings, files)
 
-    def quick(self) -> dict[str, list]:
-        """Every folder and file with its recorded ctime: what a warm open stats."""
+    def columns(self) -> _Stored:
+        """The state as columns: a stored state's, with the folders that changed since put at the end."""
         listings = self.listings
-        dirs = list(listings)
-        files = [info.path for listing in listings.values() for info in listing.files]
-        return {"dirs": dirs, "dir_ctime": [listings[d].ctime_ns for d in dirs],
-                "files": files, "file_ctime": [info.ctime_ns for listing in listings.values()
-                                               for info in listing.files]}
+        if isinstance(listings, scan.Listings) and isinstance(listings.base, _Stored):
+            base, changed = listings.base, listings.changed
+            gone = sorted((base.index[rel] for rel in listings.removed | changed.keys() if rel in base.index),
+                          reverse=True)
+            dirs, dir_ctime, counts = list(base.dirs), list(base.dir_ctime), list(base.counts)
+            paths, ctimes, sizes = list(base.paths), list(base.ctimes), list(base.sizes)
+            for i in gone:  # from the end, so the positions before stay right
+                start, end = base.starts[i], base.starts[i + 1]
+                del dirs[i], dir_ctime[i], counts[i], paths[start:end], ctimes[start:end], sizes[start:end]
+            problems = {rel: found for rel, found in base.problems.items() if rel not in listings.removed}
+            pending = {rel: found for rel, found in base.pending.items() if rel not in listings.removed}
+            items = changed.items()
+        else:
+            dirs, dir_ctime, counts, paths, ctimes, sizes = [], [], [], [], [], []
+            problems, pending = {}, {}
+            items = listings.items()
+        for rel, listing in items:
+            dirs.append(rel)
+            dir_ctime.append(listing.ctime_ns)
+            counts.append(len(listing.files))
+            paths += [info.path for info in listing.files]
+            ctimes += [info.ctime_ns for info in listing.files]
+            sizes += [info.size for info in listing.files]
+            problems.pop(rel, None)
+            pending.pop(rel, None)
+            if listing.problems:
+                problems[rel] = listing.problems
+            if listing.pending:
+                pending[rel] = listing.pending
+        return _Stored(dirs, dir_ctime, counts, paths, ctimes, sizes, problems, pending)
 
-    def save(self, folder: Path, quick: dict[str, list]) -> None:
-        """Write the state (a settled one) with its ``quick`` lists: Arrow files, files folder by folder."""
-        listings, files = self.listings, self.files
-        records = [files[path] for path in quick["files"]]
-        _write_arrow(folder / "dirs.arrow", {"path": quick["dirs"], "ctime": quick["dir_ctime"],
-                                             "files": [len(listings[d].files) for d in quick["dirs"]]})
-        _write_arrow(folder / "files.arrow", {"path": quick["files"], "ctime": quick["file_ctime"],
-                                              "size": [r[1] for r in records], "batch": [r[2] for r in records],
+    def save(self, folder: Path, columns: _Stored) -> None:
+        """Write the state (a settled one, as ``columns``): Arrow files, files folder by folder."""
+        records = [self.files[path] for path in columns.paths]
+        _write_arrow(folder / "dirs.arrow", {"path": columns.dirs, "ctime": columns.dir_ctime,
+                                             "files": columns.counts})
+        _write_arrow(folder / "files.arrow", {"path": columns.paths, "ctime": columns.ctimes,
+                                              "size": columns.sizes, "batch": [r[2] for r in records],
                                               "ok": [r[3] for r in records]})
-        (folder / "state.json").write_text(json.dumps({
-            "dir_problems": {d: listing.problems for d, listing in listings.items() if listing.problems},
-            "pending": {d: listing.pending for d, listing in listings.items() if listing.pending},
-        }))
+        (folder / "state.json").write_text(json.dumps({"dir_problems": columns.problems, "pending": columns.pending}))
+
+
+def _made_here(listings: Mapping[str, scan.Listing]) -> Mapping[str, scan.Listing]:
+    """The listings not taken from a stored state as they were (all of them, for a fresh walk)."""
+    if isinstance(listings, scan.Listings) and isinstance(listings.base, _Stored):
+        return listings.changed
+    return listings
 
 
 _STATE_SCHEMAS = {
@@ -384,7 +440,7 @@ class _Build:
     """One new generation, made from the previous one (if any) and the current listings."""
 
     def __init__(self, index: Index, previous: Path | None, meta: dict | None, state: _State | None,
-                 listings: dict[str, scan.Listing], clock: int, settings: Settings,
+                 listings: Mapping[str, scan.Listing], clock: int, settings: Settings,
                  settings_problems: list[tuple[str, str, str]]) -> None:
         self.index = index
         self.root = index.layout.root
@@ -393,11 +449,15 @@ class _Build:
         self.old_files = state.files if state else {}
         self.listings = listings
         # what moved: the listings that are not the previous state's very objects, and those that are gone
-        old = state.listings if state else {}
-        affected = [rel for rel, listing in listings.items() if listing is not old.get(rel)]
+        old: Mapping[str, scan.Listing] = state.listings if state else {}
+        if isinstance(listings, scan.Listings) and listings.base is old:
+            affected = list(listings.changed)
+            gone = [rel for rel in listings.removed if rel not in listings.changed]
+        else:
+            affected = [rel for rel, listing in listings.items() if listing is not old.get(rel)]
+            gone = [rel for rel in old if rel not in listings]
         self.infos = {info.path: info for rel in affected for info in listings[rel].files}
-        self.old_paths = {info.path for rel in affected + [r for r in old if r not in listings] if rel in old
-                          for info in old[rel].files}
+        self.old_paths = {info.path for rel in affected + gone if rel in old for info in old[rel].files}
         self.clock = clock
         self.settings = settings
         self.settings_problems = settings_problems
@@ -416,10 +476,9 @@ class _Build:
             tables = self._write_batches(files)
             self._derive(files, tables)
             state = _State(self.listings, files).settled(self.clock)
-            quick = state.quick()
-            state.save(self.tmp, quick)
-            problems = [x for rel in sorted(r for r, listing in self.listings.items() if listing.problems)
-                        for x in self.listings[rel].problems]
+            columns = state.columns()
+            state.save(self.tmp, columns)
+            problems = [x for rel in sorted(columns.problems) for x in columns.problems[rel]]
             (self.tmp / "structure.json").write_text(json.dumps(
                 [{"path": p, "severity": s, "message": m} for p, s, m in problems]))
             (self.tmp / "meta.json").write_text(json.dumps({"format": INDEX_FORMAT, "batches": self.batches,
@@ -430,7 +489,9 @@ class _Build:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
         write_replace(index.base / "CURRENT", name.encode())
-        _MEMOS[str(self.root)] = _Memo.of(self.root, name, quick, state)
+        quick = {"dirs": columns.dirs, "dir_ctime": columns.dir_ctime, "files": columns.paths,
+                 "file_ctime": columns.ctimes}
+        _MEMOS[str(self.root)] = _Memo.of(self.root, name, quick, _State(columns, state.files))
         index.collect(keep={name, self.previous.name if self.previous else ""})
         return Generation(folder, tables, self.settings, self.settings_problems)
 

@@ -16,6 +16,7 @@ ctime rather than mtime, because no tool can set it back (``cp -p``, ``touch -d`
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -257,7 +258,7 @@ class _Lister:
                 out.problems.append((item, "warning", "not a .parquet metric table; ignored"))
 
 
-def _walk(lister: _Lister, start: list[str], listings: dict[str, Listing]) -> None:
+def _walk(lister: _Lister, start: list[str], listings: dict[str, Listing] | Listings) -> None:
     stack = list(start)
     while stack:
         rel = stack.pop()
@@ -298,21 +299,61 @@ def ctimes(paths: list[str]) -> list[int]:
     return out
 
 
-def update(root: Path, old: dict[str, Listing], changed_dirs: set[str], changed_files: set[str]
-           ) -> dict[str, Listing]:
+class Listings(Mapping[str, Listing]):
+    """The listings of a previous walk (``base``, never copied or changed) and what changed since.
+
+    A refresh touches a handful of folders of tens of thousands: this keeps its work proportional to
+    them, and lets a lazily loaded base build listing objects only for the folders asked for.
+    """
+
+    def __init__(self, base: Mapping[str, Listing]) -> None:
+        self.base = base
+        self.changed: dict[str, Listing] = {}
+        self.removed: set[str] = set()
+
+    def __getitem__(self, rel: str) -> Listing:
+        if rel in self.changed:
+            return self.changed[rel]
+        if rel in self.removed:
+            raise KeyError(rel)
+        return self.base[rel]
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self.changed or (rel not in self.removed and rel in self.base)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (rel for rel in self.base if rel not in self.removed and rel not in self.changed)
+        yield from self.changed
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __setitem__(self, rel: str, listing: Listing) -> None:
+        self.changed[rel] = listing
+        self.removed.discard(rel)
+
+    def pop(self, rel: str) -> None:
+        self.changed.pop(rel, None)
+        if rel in self.base:
+            self.removed.add(rel)
+
+
+def update(root: Path, old: Mapping[str, Listing], changed_dirs: set[str], changed_files: set[str]
+           ) -> Mapping[str, Listing]:
     """Bring the listings of a previous walk up to date, given what a stat of every known path found.
 
     ``changed_dirs``: known folders whose ctime moved or that are gone.  A moved ctime means entries
     were added, removed or renamed, so the folder is listed again (new sub-folders are walked,
     vanished ones dropped with everything under them).  ``changed_files``: known files whose ctime
     moved or that are gone (edited in place): their folder's files are stat'ed again.  Every other
-    listing is kept as it is (the same object).
+    listing is kept as it is (the same object): the result is a :class:`Listings` over ``old``, or a
+    plain dict when a folder vanished (rare: everything is looked at then).
     """
     lister = _Lister(str(root))
-    listings = dict(old)
+    listings = Listings(old)
     lost = False
     for rel in changed_dirs:
-        listings.pop(rel, None)
+        listings.pop(rel)
     for rel in sorted(changed_dirs, key=_depth):
         fresh = lister.list(rel)
         if fresh is None:
@@ -322,12 +363,11 @@ def update(root: Path, old: dict[str, Listing], changed_dirs: set[str], changed_
         lost = lost or not set(old[rel].subdirs) <= set(fresh.subdirs)
         # new sub-folders are walked; known ones keep their listing (their own ctime was checked)
         _walk(lister, [d for d in fresh.subdirs if d not in old], listings)
-    if lost:
-        listings = _reachable(listings)
+    result: dict[str, Listing] | Listings = _reachable(listings) if lost else listings
     prefix = f"{root}/"
     stat = os.stat
     for rel in {path.rsplit("/", 1)[0] if "/" in path else "" for path in changed_files}:
-        listing = listings.get(rel)
+        listing = result.get(rel)
         if listing is None or listing is not old.get(rel):
             continue  # listed again above (or dropped)
         files = []
@@ -341,13 +381,13 @@ def update(root: Path, old: dict[str, Listing], changed_dirs: set[str], changed_
                 info = info._replace(ctime_ns=st.st_ctime_ns, size=st.st_size)
             files.append(info)
         if files is None:
-            listings[rel] = lister.list(rel) or Listing(RACY)
+            result[rel] = lister.list(rel) or Listing(RACY)
         else:
-            listings[rel] = Listing(listing.ctime_ns, files, listing.subdirs, listing.problems, listing.pending)
-    return listings
+            result[rel] = Listing(listing.ctime_ns, files, listing.subdirs, listing.problems, listing.pending)
+    return result
 
 
-def _reachable(listings: dict[str, Listing]) -> dict[str, Listing]:
+def _reachable(listings: Mapping[str, Listing]) -> dict[str, Listing]:
     """Only the folders still listed by their parent (drops moved or removed subtrees)."""
     kept: set[str] = set()
     for rel in sorted(listings, key=_depth):
