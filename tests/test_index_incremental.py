@@ -80,7 +80,12 @@ def apply(b: CatalogBuilder, op: str, model: str, n: int) -> None:
         path.write_text(swapped)  # in place, same size
     elif op == "edit_manifest" and pick and (vdir / "manifest.yaml").exists():
         path = vdir / "manifest.yaml"
-        data = yaml.safe_load(path.read_text())
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            data = None
+        if not isinstance(data, dict):  # broken by an earlier step: repaired by hand
+            data = {"model": model, "version": pick, "created_at": "2026-11-02T10:00:00Z"}
         data["description"] = f"edited {n}"
         data.setdefault("params", {})["extra"] = n
         path.write_text(yaml.safe_dump(data))
