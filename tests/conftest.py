@@ -60,6 +60,26 @@ def fraud_builder(fraud_template, cat_path) -> CatalogBuilder:
     return CatalogBuilder(cat_path, registry=None)
 
 
+@pytest.fixture
+def candidate(fraud_builder) -> Path:
+    """The fraud story plus v4: good enough for production, registered by bob with artifacts and lineage
+    (the dashboard's AppTest and browser tests act on it)."""
+    from registry_core import Catalog
+
+    root = fraud_builder.root
+    model_file = root.parent / "model.bin"
+    model_file.write_bytes(b"weights v4")
+    Catalog(root, user=BOB).register(
+        "fraud-detector", params={"learning_rate": 0.03, "n_estimators": 600, "max_depth": 6},
+        metrics=[{"metric": "roc_auc", "value": 0.9, "dataset": "test"},
+                 {"metric": "roc_auc", "value": 0.88, "dataset": "validation"},
+                 {"metric": "latency_p95_ms", "value": 30.0},
+                 {"metric": "recall", "value": 0.8, "dataset": "test", "slice": "region=eu"}],
+        artifacts=[model_file], datasets=["train=transactions@2026-11"], parents=["fraud-detector@2"],
+        description="More trees, lower rate")
+    return root
+
+
 @pytest.fixture(scope="module")
 def fraud_ro(fraud_template, tmp_path_factory) -> Path:
     """One copy of the fraud catalog shared by a module's tests that only read (its index is built once)."""

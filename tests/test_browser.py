@@ -20,7 +20,6 @@ import pytest
 import yaml
 from builders import ALICE, BOB
 
-from registry_core import Catalog
 from registry_core.cli import main as modelreg
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,22 +39,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-def candidate(fraud_builder) -> Path:
-    """The fraud story plus v4, good enough for production, registered by bob."""
-    root = fraud_builder.root
-    weights = root.parent / "model.bin"
-    weights.write_bytes(b"weights v4")
-    Catalog(root, user=BOB).register(
-        "fraud-detector", params={"learning_rate": 0.03, "n_estimators": 600},
-        metrics=[{"metric": "roc_auc", "value": 0.9, "dataset": "test"},
-                 {"metric": "roc_auc", "value": 0.88, "dataset": "validation"},
-                 {"metric": "latency_p95_ms", "value": 30.0},
-                 {"metric": "recall", "value": 0.8, "dataset": "test", "slice": "region=eu"}],
-        artifacts=[weights], datasets=["train=transactions@2026-11"], description="More trees")
-    return root
 
 
 @pytest.fixture

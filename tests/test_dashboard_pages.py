@@ -47,23 +47,6 @@ def events(root: Path, model: str = "fraud-detector") -> list[dict]:
     return [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("*.yaml"))]
 
 
-@pytest.fixture
-def candidate(fraud_builder) -> Path:
-    """The fraud story plus v4: good enough for production, registered by bob with artifacts and lineage."""
-    root = fraud_builder.root
-    model_file = root.parent / "model.bin"
-    model_file.write_bytes(b"weights v4")
-    Catalog(root, user=BOB).register(
-        "fraud-detector", params={"learning_rate": 0.03, "n_estimators": 600, "max_depth": 6},
-        metrics=[{"metric": "roc_auc", "value": 0.9, "dataset": "test"},
-                 {"metric": "roc_auc", "value": 0.88, "dataset": "validation"},
-                 {"metric": "latency_p95_ms", "value": 30.0},
-                 {"metric": "recall", "value": 0.8, "dataset": "test", "slice": "region=eu"}],
-        artifacts=[model_file], datasets=["train=transactions@2026-11"], parents=["fraud-detector@2"],
-        description="More trees, lower rate")
-    return root
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_on_the_fraud_catalog(fraud_builder, monkeypatch, page):
     at = app(fraud_builder.root, monkeypatch)
