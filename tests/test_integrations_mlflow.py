@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -48,18 +50,28 @@ def _train(client, mlflow, experiment: str, lr: float, auc: float, folder, epoch
     return run.info.run_id
 
 
-@pytest.fixture(scope="module")
-def sqlite_store(tmp_path_factory):
-    """A real SQLite tracking + registry store: fraud-detector v1..v3 with stages and an alias."""
-    folder = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
+@contextlib.contextmanager
+def _mlflow_at(uri: str, folder) -> Iterator:
+    """An MlflowClient on the store at ``uri``, quiet, with HOME in ``folder``; MLflow's URIs reset after."""
     with pytest.MonkeyPatch.context() as mp:
         for key, value in QUIET_ENV.items():
             mp.setenv(key, value)
         mp.setenv("HOME", str(folder))
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        try:
+            yield mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+        finally:
+            mlflow.set_tracking_uri(None)
+            mlflow.set_registry_uri(None)
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(tmp_path_factory):
+    """A real SQLite tracking + registry store: fraud-detector v1..v3 with stages and an alias."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    with _mlflow_at(uri, folder) as client:
         client.create_registered_model("fraud-detector", description="Card fraud scoring", tags={"owner": "risk"})
         runs = []
         for lr, auc in ((0.1, 0.86), (0.05, 0.91), (0.02, 0.93)):
@@ -87,8 +99,6 @@ def sqlite_store(tmp_path_factory):
             mlflow.pyfunc.log_model(name="model", python_model=Echo(), registered_model_name="Churn Model",
                                     pip_requirements=["pandas"])
         yield {"uri": uri, "client": client, "runs": runs, "folder": folder}
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
 
 
 @pytest.fixture(scope="module")
@@ -96,20 +106,12 @@ def file_store(tmp_path_factory):
     """A real file store (./mlruns layout): one model, one version in Staging."""
     folder = tmp_path_factory.mktemp("mlruns")
     uri = (folder / "mlruns").as_uri()
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in QUIET_ENV.items():
-            mp.setenv(key, value)
-        mp.setenv("HOME", str(folder))
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with _mlflow_at(uri, folder) as client:
         client.create_registered_model("ranker")
         run_id = _train(client, mlflow, "ranker", 0.3, 0.8, folder, epochs=3)
         client.create_model_version("ranker", f"runs:/{run_id}/model", run_id)
         client.transition_model_version_stage("ranker", "1", "Staging")
         yield {"uri": uri, "client": client, "run": run_id}
-        mlflow.set_tracking_uri(None)
-        mlflow.set_registry_uri(None)
 
 
 @pytest.fixture
