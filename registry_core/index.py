@@ -116,12 +116,6 @@ class Generation:
             return [self.folder / f"{name}.parquet"]
         return [self.folder / s for s in self.tables.get(name, [])]
 
-    def read(self, name: str, filters: list | None = None) -> pa.Table:
-        """Table ``name`` as one Arrow table (optionally filtered, e.g. ``[("model", "=", m)]``)."""
-        schema = DERIVED.get(name) or SCHEMAS[name]
-        parts = [pq.read_table(p, filters=filters) for p in self.paths(name)]
-        return pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
-
 
 def _drop_sources(table: pa.Table, sources: set[str]) -> pa.Table:
     if not sources or table.num_rows == 0:

@@ -49,7 +49,7 @@ def _quote(text: str) -> str:
 
 
 def source(generation, table: str) -> str:
-    """SQL for the rows of one table of file rows: its segments, or an empty relation of the right types."""
+    """SQL for the rows of one table of the generation: its files, or an empty relation of the right types."""
     paths = generation.paths(table)
     if paths:
         return f"read_parquet([{', '.join(_quote(str(p)) for p in paths)}])"
@@ -64,8 +64,7 @@ _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "bool": "BOOLEAN", "double
 def create_views(con: duckdb.DuckDBPyConnection, generation, schema: str = "main") -> None:
     """Create every view in ``schema`` on ``con``; the catalog's problems become the ``_problems`` view."""
     folder = str(generation.folder).replace("'", "''")
-    sources = {table: source(generation, table) for table in SCHEMAS}
-    sources["headline"] = f"read_parquet([{', '.join(_quote(str(p)) for p in generation.paths('headline'))}])"
+    sources = {table: source(generation, table) for table in [*SCHEMAS, "headline"]}  # headline: always 4 files
     con.execute("SET parquet_metadata_cache = true")
     for name, sql in VIEWS.items():
         con.execute(f"CREATE OR REPLACE VIEW {schema}.{name} AS {sql.format(t=folder, **sources)}")
