@@ -332,7 +332,8 @@ class Listings(Mapping[str, Listing]):
         self.changed[rel] = listing
         self.removed.discard(rel)
 
-    def pop(self, rel: str) -> None:
+    def discard(self, rel: str) -> None:
+        """Forget ``rel`` (a folder that is gone, or is to be listed again)."""
         self.changed.pop(rel, None)
         if rel in self.base:
             self.removed.add(rel)
@@ -353,7 +354,7 @@ def update(root: Path, old: Mapping[str, Listing], changed_dirs: set[str], chang
     listings = Listings(old)
     lost = False
     for rel in changed_dirs:
-        listings.pop(rel)
+        listings.discard(rel)
     for rel in sorted(changed_dirs, key=_depth):
         fresh = lister.list(rel)
         if fresh is None:
