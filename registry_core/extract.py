@@ -9,6 +9,7 @@ broken files are isolated and reported one by one with pyarrow's exact error.
 
 from __future__ import annotations
 
+import importlib.abc
 import json
 import math
 import os
@@ -368,8 +369,18 @@ def read_yaml(root: Path, infos: list[FileInfo]) -> Callable[[], tuple[dict[str,
 _WORKER = "import sys; data = sys.stdin.buffer.read(); from registry_core.extract import worker; worker(data)"
 
 
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Makes ``import pandas`` fail: pyarrow imports pandas (~180 ms) the first time it converts
+    Python objects, only to check whether they are pandas objects, which a worker's never are."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas":
+            raise ModuleNotFoundError("pandas is not used by a YAML worker", name=name)
+
+
 def worker(data: bytes) -> None:
     """A YAML worker process: JSON [root, files] in, the pickled result of ``_read_yaml_chunk`` on stdout."""
+    sys.meta_path.insert(0, _NoPandas())
     root, rows = json.loads(data)
     result = _read_yaml_chunk(root, [FileInfo(*row) for row in rows])
     sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))

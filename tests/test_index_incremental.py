@@ -9,7 +9,11 @@ clock tick, so edits the file system cannot tell apart by time are exercised too
 
 from __future__ import annotations
 
+import json
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,7 +25,7 @@ from builders import ALICE, BOB, CatalogBuilder, fraud_catalog
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from registry_core import Catalog, extract, index
+from registry_core import Catalog, extract, index, scan
 
 VIEWS = ["models", "versions", "metrics", "headline", "params", "lineage", "events", "stages", "requests",
          "aliases", "_spans", "_events", "_versions", "_lineage", "_requests", "_model_files", "_problems"]
@@ -185,6 +189,32 @@ def test_parallel_yaml_workers_read_the_same(tmp_path, monkeypatch):
     expected = fresh(b.root, tmp_path)
     monkeypatch.setattr(extract, "PARALLEL_FROM", 1)
     assert snapshot(b.root) == expected
+
+
+def test_yaml_workers_read_their_share_themselves(fraud_builder, monkeypatch):
+    """A worker that fails has its share read by the caller, which would hide a broken worker: here
+    the caller must read nothing."""
+    monkeypatch.setattr(extract, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(extract.os, "cpu_count", lambda: 2)
+    read_here: list = []
+    monkeypatch.setattr(extract, "_read_yaml_chunk", lambda *args: read_here.append(args))
+    infos = [info for listing in scan.scan(fraud_builder.root).listings.values() for info in listing.files
+             if info.kind in ("manifest", "model", "event")]
+    tables, _, ok = extract.read_yaml(fraud_builder.root, infos)()
+    assert read_here == []
+    assert tables["versions"].num_rows == sum(info.kind == "manifest" for info in infos) > 0
+    assert set(ok) == {info.path for info in infos}
+
+
+def test_a_yaml_worker_does_not_import_pandas(fraud_builder):
+    """pyarrow imports pandas (~180 ms) on its first conversion of Python objects unless told not to."""
+    infos = [list(info) for listing in scan.scan(fraud_builder.root).listings.values() for info in listing.files
+             if info.kind == "manifest"]
+    probe = "; import sys; sys.stderr.write(repr(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas')))"
+    done = subprocess.run([sys.executable, "-c", extract._WORKER + probe], capture_output=True, check=True,
+                          input=json.dumps([str(fraud_builder.root), infos]).encode())
+    assert done.stderr.decode() == "[]"
+    assert pickle.loads(done.stdout)[0]["versions"].num_rows == len(infos)
 
 
 def test_nothing_changed_writes_nothing(fraud_builder):
