@@ -17,6 +17,7 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 from . import db
 from .errors import InvalidInput
 from .events import parse_event
+from .layout import METRICS_DIR, MODELS_DIR, VERSIONS_DIR
 from .manifests import check_manifest, check_model_file
 from .metrics import SCHEMA as METRIC_SCHEMA
 from .metrics import conform, read_table_file
@@ -218,38 +220,37 @@ _TIMESTAMP_UNITS = ("timestamp:INT64:TIMESTAMP_MICROS:", "timestamp:INT64:TIMEST
 _BAD_ROW = "metric IS NULL OR metric = '' OR value IS NULL OR NOT isfinite(value)"
 
 
+def _described(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, str] | None:
+    """A Parquet file's columns and their DuckDB types (None if it cannot be read)."""
+    try:
+        return {row[0]: row[1] for row in con.sql("DESCRIBE SELECT * FROM read_parquet($path)",
+                                                  params={"path": [path]}).fetchall()}
+    except duckdb.Error:
+        return None
+
+
+def _plain(columns: dict[str, str] | None) -> list[str] | None:
+    """The columns, if SQL can copy a table with these columns and types as it is (else None)."""
+    if columns is None or not {"metric", "value"} <= columns.keys():
+        return None
+    return None if any(_PLAIN_TYPES.get(c) != t for c, t in columns.items()) else list(columns)
+
+
 def _plain_columns(con: duckdb.DuckDBPyConnection, root: Path, signature: str | None,
                    group: list[FileInfo]) -> list[str] | None:
     """The columns of a group of same-schema tables if SQL can copy them as they are, else None."""
     if signature is None:
         return None
-    try:
-        described = con.sql("DESCRIBE SELECT * FROM read_parquet($path)",
-                            params={"path": [str(root / group[0].path)]}).fetchall()
-    except duckdb.Error:
-        return None
-    columns = {row[0]: row[1] for row in described}
-    if not {"metric", "value"} <= columns.keys() or any(_PLAIN_TYPES.get(c) != t for c, t in columns.items()):
-        return None
-    if "timestamp" in columns and not any(unit in signature for unit in _TIMESTAMP_UNITS):
+    columns = _plain(_described(con, f"{root}/{group[0].path}"))
+    if columns and "timestamp" in columns and not any(unit in signature for unit in _TIMESTAMP_UNITS):
         return None  # nanoseconds would be truncated silently by SQL (conform refuses them)
-    return list(columns)
+    return columns
 
 
-def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], out: Path) -> set[str]:
-    """Read every metric table in ``infos`` into the Parquet file ``out`` (rows sorted by model and
-    version, in the index's metrics schema); return the paths of the tables that could not be read
-    (each reported in ``problems``).  Nothing is written when no row was read.
-
-    Tables whose columns already have the schema's types are copied by one multi-threaded DuckDB
-    query, straight from the catalog's files into ``out``; the others, and any table with a row the
-    schema refuses, are read through ``conform`` (Arrow) and added to the same query.
-    """
-    if not infos:
-        return set()
+def _groups(root: Path, infos: list[FileInfo]) -> tuple[list[tuple[list[str], list[FileInfo]]],
+                                                        list[list[FileInfo]]]:
+    """Tables grouped by schema: (columns, tables) of the groups SQL can copy, and the other groups."""
     con = db.build_cursor()
-    slow_file = out.with_name(f".slow-{out.name}")
-    start = len(problems)
     try:
         plain: list[tuple[list[str], list[FileInfo]]] = []
         slow: list[list[FileInfo]] = []
@@ -259,28 +260,83 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
                 slow.append(group)
             else:
                 plain.append((columns, group))
+        return plain, slow
+    finally:
+        con.close()
+
+
+def _copied(n: int, columns: list[str]) -> str:
+    """The query of one group of plain tables (paths in ``$g{n}``), in the segment's columns: model,
+    version and source come from each row's file name (models/M/versions/V/metrics/F)."""
+    picked = ", ".join(f'"{c}"' if c in columns else f'NULL::{_PLAIN_TYPES[c]} AS "{c}"' for c in _PLAIN_TYPES)
+    return (f"SELECT split_part(filename, '/', -5) AS model, split_part(filename, '/', -3)::BIGINT AS version, "
+            f"{picked}, concat_ws('/', '{MODELS_DIR}', split_part(filename, '/', -5), '{VERSIONS_DIR}', "
+            f"split_part(filename, '/', -3), '{METRICS_DIR}', parse_filename(filename)) AS _source "
+            f"FROM read_parquet($g{n}, filename = true)")
+
+
+def _copy_all(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo], out: Path) -> list[str] | None:
+    """Copy every table into ``out`` as if all had the first one's columns and types; return those
+    columns, or None if the first table is not plain or the copy failed."""
+    columns = _plain(_described(con, f"{root}/{infos[0].path}"))
+    if columns is None:
+        return None
+    try:
+        con.sql(_copied(0, columns), params={"g0": [f"{root}/{i.path}" for i in infos]}).write_parquet(
+            str(out), compression="zstd", row_group_size=20_000)
+    except duckdb.Error:
+        out.unlink(missing_ok=True)
+        return None
+    return columns
+
+
+def _file_order(info: FileInfo) -> tuple[str, int, str]:
+    return info.model, info.version, info.path
+
+
+def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], out: Path) -> set[str]:
+    """Read every metric table in ``infos`` into the Parquet file ``out`` (rows sorted by model and
+    version, in the index's metrics schema); return the paths of the tables that could not be read
+    (each reported in ``problems``).  Nothing is written when no row was read.
+
+    Tables whose columns already have the schema's types are copied by DuckDB, straight from the
+    catalog's files into ``out``; the others, and any table with a row the schema refuses, are read
+    through ``conform`` (Arrow) and added to the same query.  Usually every table has the same plain
+    columns: then all are copied at once, in file order (no sort), while a second thread reads each
+    file's schema to confirm it; the copy is thrown away and made again by groups if it was wrong.
+    """
+    if not infos:
+        return set()
+    infos = sorted(infos, key=_file_order)
+    con = db.build_cursor()
+    slow_file = out.with_name(f".slow-{out.name}")
+    start = len(problems)
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            grouping = pool.submit(_groups, root, infos)
+            guess = _copy_all(con, root, infos, out)
+            plain, slow = grouping.result()
+        written = guess is not None and not slow and len(plain) == 1 and set(plain[0][0]) == set(guess)
+        if not written:
+            out.unlink(missing_ok=True)
         while True:
             reported = len(problems)
-            parts: list[str] = []
-            params: dict[str, Any] = {}
-            for n, (columns, group) in enumerate(plain):
-                params |= {f"g{n}": [f"{root}/{i.path}" for i in group], f"m{n}": [i.model for i in group],
-                           f"v{n}": [i.version for i in group], f"s{n}": [i.path for i in group]}
-                picked = ", ".join(f'p."{c}"' if c in columns else f'NULL::{_PLAIN_TYPES[c]} AS "{c}"'
-                                   for c in _PLAIN_TYPES)
-                # each row's file by its position in the list (an integer join: cheaper than the file name)
-                parts.append(f"SELECT k.model, k.version, {picked}, k._source FROM read_parquet($g{n}) p "
-                             f"JOIN (SELECT unnest(range(len($g{n}))) AS i, unnest($m{n}) AS model, "
-                             f"unnest($v{n}) AS version, unnest($s{n}) AS _source) k ON p.file_index = k.i")
-            rows = _read_groups(con, root, slow, problems) if slow else None
-            if rows is not None:
-                pq.write_table(rows, slow_file)
-                parts.append("SELECT * FROM read_parquet($slow)")
-                params["slow"] = str(slow_file)
-            if not parts:
-                break
-            query = f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY model, version"
-            con.sql(query, params=params).write_parquet(str(out), compression="zstd", row_group_size=20_000)
+            if not written:
+                parts: list[str] = []
+                params: dict[str, Any] = {}
+                for n, (columns, group) in enumerate(plain):
+                    params[f"g{n}"] = [f"{root}/{i.path}" for i in group]
+                    parts.append(_copied(n, columns))
+                rows = _read_groups(con, root, slow, problems) if slow else None
+                if rows is not None:
+                    pq.write_table(rows, slow_file)
+                    parts.append("SELECT * FROM read_parquet($slow)")
+                    params["slow"] = str(slow_file)
+                if not parts:
+                    break
+                query = f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY model, version"
+                con.sql(query, params=params).write_parquet(str(out), compression="zstd", row_group_size=20_000)
+            written = False
             bad = {row[0] for row in con.sql(f"SELECT DISTINCT _source FROM read_parquet($out) WHERE {_BAD_ROW}",
                                              params={"out": str(out)}).fetchall()}
             if not bad:

@@ -19,6 +19,7 @@ from registry_core import extract, scan
 from registry_core.metrics import read_table_file
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+COPIED = extract._copied
 
 
 def write(root: Path, model: str, version: int, name: str, table: pa.Table) -> scan.FileInfo:
@@ -33,7 +34,7 @@ def plain(n: int, offset: float = 0.0) -> pa.Table:
         "metric": ["loss"] * n, "value": [offset + i / 10 for i in range(n)], "dataset": ["train"] * n,
         "step": list(range(1, n + 1)), "timestamp": pa.array([T0 + dt.timedelta(seconds=i) for i in range(n)],
                                                              pa.timestamp("us", tz="UTC")),
-        "slice": [None] * n,
+        "slice": pa.array([None] * n, pa.string()),
     })
 
 
@@ -72,14 +73,20 @@ def test_plain_and_other_tables_give_what_conform_gives(tmp_path):
     assert segment_rows(out) == expected_rows(tmp_path, infos)
 
 
-def test_rows_of_tables_alike_come_out_clustered_by_model(tmp_path):
-    """So that a query for one model skips the other row groups (the segment is not sorted again)."""
-    infos = [write(tmp_path, model, version, "curves.parquet", plain(3, version))
-             for model in ("c", "a", "b") for version in (2, 1)]
+def test_rows_of_tables_alike_come_out_clustered_by_model(tmp_path, monkeypatch):
+    """So that a query for one model skips the other row groups (the segment is not sorted again).
+
+    Tables that all have the same plain columns are copied by one query, in file order, without a sort."""
+    infos = [write(tmp_path, model, version, name, plain(3, version))
+             for model in ("c", "a", "b") for version in (2, 10, 1) for name in ("z.parquet", "curves.parquet")]
+    queries: list = []
+    monkeypatch.setattr(extract, "_copied", lambda *args: queries.append(args) or COPIED(*args))
     out = tmp_path / "segment.parquet"
     assert extract.write_metrics(tmp_path, infos[::-1], [], out) == set()
-    models = pq.read_table(out)["model"].to_pylist()
-    assert models == sorted(models) and len(models) == 18
+    assert len(queries) == 1
+    rows = [(r["model"], r["version"], r["_source"]) for r in pq.read_table(out).to_pylist()]
+    assert rows == sorted(rows) and len(rows) == 54
+    assert segment_rows(out) == expected_rows(tmp_path, infos)
 
 
 @pytest.mark.parametrize(("table", "message"), [
@@ -90,10 +97,17 @@ def test_rows_of_tables_alike_come_out_clustered_by_model(tmp_path):
     # 1 ns past the epoch does not fit in microseconds: SQL would truncate it silently
     (pa.table({"metric": ["x"], "value": [1.0], "timestamp": pa.array([1], pa.timestamp("ns", tz="UTC"))}),
      "cannot be read as"),
+    # the same with every other column too: read together with plain tables, DuckDB would drop the extra
+    # column and truncate the timestamp without a word
+    (plain(2).append_column("unit", pa.array(["ms", "ms"])), "unknown column"),
+    (plain(1).set_column(4, "timestamp", pa.array([1], pa.timestamp("ns", tz="UTC"))), "cannot be read as"),
+    (plain(1).set_column(3, "step", pa.array([1.5])), "cannot be read as"),
 ])
-def test_a_refused_table_is_reported_alone_and_the_rest_is_kept(tmp_path, table, message):
-    good = write(tmp_path, "a", 1, "curves.parquet", plain(4))
-    bad = write(tmp_path, "a", 2, "bad.parquet", table)
+@pytest.mark.parametrize("bad_first", [False, True])
+def test_a_refused_table_is_reported_alone_and_the_rest_is_kept(tmp_path, table, message, bad_first):
+    """Wherever the refused table sorts: all tables are first copied as if they had the first one's columns."""
+    good = write(tmp_path, "a", 2 if bad_first else 1, "curves.parquet", plain(4))
+    bad = write(tmp_path, "a", 1 if bad_first else 2, "bad.parquet", table)
     problems: list = []
     out = tmp_path / "segment.parquet"
     failed = extract.write_metrics(tmp_path, [good, bad], problems, out)
