@@ -1,22 +1,12 @@
-"""Turn one catalog file into index rows (and problems), without touching the rest.
+"""Read metric tables into an index segment, and problems, without touching the other files.
 
-Each function reads one file and returns plain rows tagged with their source
-path, so the index can drop and re-read exactly the files that changed.
-Metric tables are read in bulk by DuckDB (one multi-threaded scan per schema
-over all changed files); a group that fails is split in halves until the
-broken files are isolated and reported one by one with pyarrow's exact error.
+Metric tables are copied in bulk by DuckDB from the catalog's files into the segment; a group that
+fails is split in halves until the broken files are isolated and reported one by one with pyarrow's
+exact error.  (The YAML files are read by ``yamlrows``.)
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import json
-import math
-import os
-import pickle
-import subprocess
-import sys
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,130 +18,10 @@ import pyarrow.parquet as pq
 
 from . import db
 from .errors import InvalidInput
-from .events import parse_event
 from .layout import METRICS_DIR, MODELS_DIR, VERSIONS_DIR
-from .manifests import check_manifest, check_model_file
-from .metrics import SCHEMA as METRIC_SCHEMA
 from .metrics import conform, read_table_file
 from .scan import FileInfo
-from .yamlio import load_file, parse_time
-
-Problem = tuple[str, str, str]  # (path, severity, message)
-
-_S, _I, _B, _TS = pa.string(), pa.int64(), pa.bool_(), pa.timestamp("us", tz="UTC")
-SCHEMAS: dict[str, pa.Schema] = {
-    "models": pa.schema([("model", _S), ("description", _S), ("owner", _S), ("task", _S), ("tags", _S),
-                         ("policies", _S), ("_source", _S)]),
-    "versions": pa.schema([("model", _S), ("version", _I), ("created_at", _TS), ("created_by", _S),
-                           ("description", _S), ("framework", _S), ("task", _S), ("params", _S), ("tags", _S),
-                           ("path", _S), ("manifest", _S), ("_source", _S)]),
-    "params": pa.schema([("model", _S), ("version", _I), ("name", _S), ("value", _S), ("_source", _S)]),
-    "lineage": pa.schema([("model", _S), ("version", _I), ("kind", _S), ("name", _S), ("ref", _S), ("role", _S),
-                          ("sha256", _S), ("_source", _S)]),
-    "events": pa.schema([("id", _S), ("at", _TS), ("by", _S), ("model", _S), ("action", _S), ("version", _I),
-                         ("stage", _S), ("reason", _S), ("request", _S), ("forced", _B), ("rollback_of", _I),
-                         ("alias", _S), ("approvals_needed", _I), ("gates", _S), ("_source", _S)]),
-    "file_problems": pa.schema([("path", _S), ("severity", _S), ("message", _S), ("_source", _S)]),
-    "metrics": pa.schema([("model", _S), ("version", _I), *zip(METRIC_SCHEMA.names, METRIC_SCHEMA.types),
-                          ("_source", _S)]),
-}
-#: YAML files to read before a build uses worker processes (below it, starting them costs more than it saves)
-PARALLEL_FROM = 1500
-
-
-_SORTED_JSON = json.JSONEncoder(default=str, sort_keys=True).encode
-_PLAIN_JSON = json.JSONEncoder(default=str).encode
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else _SORTED_JSON(value)
-
-
-def param_text(value: Any) -> str:
-    """A param value as text for the ``params`` view: strings as they are, the rest as JSON.
-
-    Ints and finite floats are written as JSON writes them (``str``, ``float.__repr__``) without
-    going through the encoder: a build of 10,000 versions makes 110,000 of these.
-    """
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is int:
-        return str(value)
-    if kind is float and math.isfinite(value):
-        return float.__repr__(value)
-    return _PLAIN_JSON(value)
-
-
-def read_model(root: Path, info: FileInfo, rows: dict[str, list], problems: list[Problem]) -> None:
-    try:
-        raw = load_file(root / info.path)
-    except InvalidInput as exc:
-        problems.append((info.path, "error", str(exc).removeprefix(f"{root / info.path}: ")))
-        return
-    errors, warnings = check_model_file(raw, info.model)
-    problems.extend((info.path, "warning", w) for w in warnings)
-    if errors:
-        problems.extend((info.path, "error", e) for e in errors)
-        return
-    raw = raw or {}
-    rows["models"].append({
-        "model": info.model, "description": raw.get("description"), "owner": raw.get("owner"),
-        "task": raw.get("task"), "tags": _json(raw.get("tags") or {}), "policies": _json(raw.get("policies")),
-        "_source": info.path,
-    })
-
-
-def read_manifest(root: Path, info: FileInfo, rows: dict[str, list], problems: list[Problem]) -> bool:
-    """Add the version's rows; return False if the manifest is unusable (the version then does not exist)."""
-    try:
-        raw = load_file(root / info.path)
-    except InvalidInput as exc:
-        problems.append((info.path, "error", str(exc).removeprefix(f"{root / info.path}: ")))
-        return False
-    errors, warnings = check_manifest(raw, info.model, info.version)
-    problems.extend((info.path, "warning", w) for w in warnings)
-    if errors:
-        problems.extend((info.path, "error", e) for e in errors)
-        return False
-    key = {"model": info.model, "version": info.version, "_source": info.path}
-    params = raw.get("params") or {}
-    lineage = raw.get("lineage") or {}
-    rows["versions"].append({
-        **key,
-        "created_at": parse_time(raw["created_at"], "created_at"),
-        "created_by": raw.get("created_by"), "description": raw.get("description"),
-        "framework": raw.get("framework"), "task": raw.get("task"),
-        "params": _json(params), "tags": _json(raw.get("tags") or {}),
-        "path": info.path.rsplit("/", 1)[0], "manifest": _json(raw),
-    })
-    rows["params"].extend({**key, "name": str(name), "value": param_text(value)} for name, value in params.items())
-    for item in lineage.get("datasets") or []:
-        version = item.get("version")
-        ref = item["name"] if version is None else f"{item['name']}@{version}"
-        rows["lineage"].append({**key, "kind": "dataset", "name": item["name"], "ref": ref,
-                                "role": item.get("role"), "sha256": item.get("sha256")})
-    for parent in lineage.get("parents") or []:
-        rows["lineage"].append({**key, "kind": "parent", "name": parent.partition("@")[0], "ref": parent,
-                                "role": "parent", "sha256": None})
-    return True
-
-
-def read_event(root: Path, info: FileInfo, rows: dict[str, list], problems: list[Problem]) -> None:
-    file_id = info.path.rsplit("/", 1)[1].removesuffix(".yaml")
-    try:
-        raw = load_file(root / info.path)
-        event = parse_event(raw, info.model, file_id)
-    except InvalidInput as exc:
-        problems.append((info.path, "error", str(exc).removeprefix(f"{root / info.path}: ")))
-        return
-    rows["events"].append({
-        "id": event.id, "at": event.at, "by": event.by, "model": event.model, "action": event.action,
-        "version": event.version, "stage": event.stage, "reason": event.reason, "request": event.request,
-        "forced": event.forced, "rollback_of": event.rollback_of, "alias": event.alias,
-        "approvals_needed": event.approvals_needed, "gates": _json(list(event.gates)) if event.gates else None,
-        "_source": info.path,
-    })
+from .tables import Problem
 
 
 def _bulk(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> pa.Table:
@@ -352,92 +222,3 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
     finally:
         slow_file.unlink(missing_ok=True)
         con.close()
-
-
-_YAML_TABLES = ("models", "versions", "params", "lineage", "events")
-
-
-def _read_yaml_chunk(root: str, infos: list[FileInfo]) -> tuple[dict[str, pa.Table], list[Problem], dict[str, bool]]:
-    """Read model, manifest and event files; (tables of rows, problems, path -> produced its main row)."""
-    rows: dict[str, list] = {name: [] for name in _YAML_TABLES}
-    problems: list[Problem] = []
-    ok: dict[str, bool] = {}
-    base = Path(root)
-    for info in infos:
-        if info.kind == "manifest":
-            ok[info.path] = read_manifest(base, info, rows, problems)
-        else:
-            before = len(rows["models"]) + len(rows["events"])
-            (read_model if info.kind == "model" else read_event)(base, info, rows, problems)
-            ok[info.path] = len(rows["models"]) + len(rows["events"]) > before
-    # column by column: Table.from_pylist is ~5x slower on rows with datetimes and long strings
-    tables = {name: pa.table({c: [row.get(c) for row in found] for c in SCHEMAS[name].names}, schema=SCHEMAS[name])
-              for name, found in rows.items()}
-    return tables, problems, ok
-
-
-def read_yaml(root: Path, infos: list[FileInfo]) -> Callable[[], tuple[dict[str, pa.Table], list[Problem],
-                                                                    dict[str, bool]]]:
-    """Start reading YAML files; returns a function that waits for and returns what
-    ``_read_yaml_chunk`` returns for all of them.
-
-    From PARALLEL_FROM files on (a first build of a large catalog), the work is spread over worker
-    processes (YAML parsing holds the GIL) while the caller goes on reading metric tables.  Workers are
-    plain ``python -c`` subprocesses (no fork of a process that runs DuckDB threads, no re-import of the
-    caller's main module); a worker that fails has its share read here instead.
-    """
-    workers = min(os.cpu_count() or 1, 4)
-    if len(infos) < PARALLEL_FROM or workers < 2:
-        result = _read_yaml_chunk(str(root), infos)
-        return lambda: result
-    size = -(-len(infos) // workers)
-    chunks = [infos[i:i + size] for i in range(0, len(infos), size)]
-    package = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([package, os.environ.get("PYTHONPATH", "")])}
-    procs = []
-    for chunk in chunks:
-        try:
-            proc = subprocess.Popen([sys.executable, "-c", _WORKER],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                    env=env)
-            proc.stdin.write(json.dumps([str(root), [list(i) for i in chunk]]).encode())
-            proc.stdin.close()
-        except OSError:
-            proc = None
-        procs.append(proc)
-
-    def wait() -> tuple[dict[str, pa.Table], list[Problem], dict[str, bool]]:
-        parts = []
-        for proc, chunk in zip(procs, chunks):
-            part = None
-            if proc is not None:
-                out = proc.stdout.read()
-                if proc.wait() == 0:
-                    part = pickle.loads(out)  # noqa: S301 - our own worker's output, over a pipe
-            parts.append(part or _read_yaml_chunk(str(root), chunk))
-        tables = {name: pa.concat_tables([p[0][name] for p in parts]) for name in _YAML_TABLES}
-        return tables, [x for p in parts for x in p[1]], {k: v for p in parts for k, v in p[2].items()}
-
-    return wait
-
-
-#: a worker reads its whole input first (so the caller never blocks on a full pipe), then imports the core
-_WORKER = "import sys; data = sys.stdin.buffer.read(); from registry_core.extract import worker; worker(data)"
-
-
-class _NoPandas(importlib.abc.MetaPathFinder):
-    """Makes ``import pandas`` fail: pyarrow imports pandas (~180 ms) the first time it converts
-    Python objects, only to check whether they are pandas objects, which a worker's never are."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name == "pandas":
-            raise ModuleNotFoundError("pandas is not used by a YAML worker", name=name)
-
-
-def worker(data: bytes) -> None:
-    """A YAML worker process: JSON [root, files] in, the pickled result of ``_read_yaml_chunk`` on stdout."""
-    sys.meta_path.insert(0, _NoPandas())
-    root, rows = json.loads(data)
-    result = _read_yaml_chunk(root, [FileInfo(*row) for row in rows])
-    sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
-    sys.stdout.buffer.flush()

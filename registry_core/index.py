@@ -48,7 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import db, extract, scan
+from . import db, extract, scan, yamlrows
 from .atomic import write_replace
 from .derive import (
     DERIVED,
@@ -61,9 +61,9 @@ from .derive import (
     split_headline,
 )
 from .errors import InvalidInput
-from .extract import SCHEMAS
 from .layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
 from .settings import Settings, parse_settings
+from .tables import SCHEMAS
 from .yamlio import load_file
 
 INDEX_FORMAT = 6
@@ -404,8 +404,7 @@ class Index:
             except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException):
                 current = None
         if current is None:
-            listings = scan.scan(self.layout.root).listings
-            return _Build(self, None, None, None, listings, clock, settings, settings_problems).run()
+            return self._first_build(clock, settings, settings_problems)
         changed_dirs = {d for d, now, then in zip(memo.dirs, dirs_now, memo.dir_ctime) if now != then}
         changed_files = {f for f, now, then in zip(memo.files, files_now, memo.file_ctime) if now != then}
         listings = scan.update(self.layout.root, state.listings, changed_dirs, changed_files)
@@ -413,8 +412,18 @@ class Index:
             return _Build(self, folder, meta, state, listings, clock, settings, settings_problems).run()
         except (OSError, ValueError, pa.ArrowException):
             # the previous generation vanished or is damaged (another process collected it): build anew
-            listings = scan.scan(self.layout.root).listings
-            return _Build(self, None, None, None, listings, clock, settings, settings_problems).run()
+            return self._first_build(clock, settings, settings_problems)
+
+    def _first_build(self, clock: int, settings: Settings, settings_problems: list[tuple[str, str, str]]
+                     ) -> Generation:
+        """Build from nothing: the YAML files are read (by worker processes, in a large catalog) while
+        the walk is still finding them."""
+        feed = yamlrows.Feed(self.layout.root)
+        try:
+            listings = scan.scan(self.layout.root, found=feed).listings
+            return _Build(self, None, None, None, listings, clock, settings, settings_problems, feed).run()
+        finally:
+            feed.stop()
 
     # -- housekeeping ---------------------------------------------------------------------------
     def collect(self, keep: set[str]) -> None:
@@ -435,8 +444,9 @@ class _Build:
 
     def __init__(self, index: Index, previous: Path | None, meta: dict | None, state: _State | None,
                  listings: Mapping[str, scan.Listing], clock: int, settings: Settings,
-                 settings_problems: list[tuple[str, str, str]]) -> None:
+                 settings_problems: list[tuple[str, str, str]], feed: yamlrows.Feed | None = None) -> None:
         self.index = index
+        self.feed = feed or yamlrows.Feed(index.layout.root)
         self.root = index.layout.root
         self.previous = previous
         self.batches: dict[str, dict[str, str]] = dict(meta["batches"]) if meta else {}
@@ -525,7 +535,7 @@ class _Build:
         batch = secrets.token_hex(4)
         self.new_batch = batch
         yaml_files = sorted(p for p in changed if current[p].kind in ("manifest", "model", "event"))
-        waiting = extract.read_yaml(self.root, [current[p] for p in yaml_files])
+        waiting = self.feed.finish([current[p] for p in yaml_files])
 
         def manifest(model: str, version: int) -> str:
             return f"{MODELS_DIR}/{model}/{VERSIONS_DIR}/{version}/{MANIFEST}"

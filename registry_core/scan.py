@@ -16,7 +16,7 @@ ctime rather than mtime, because no tool can set it back (``cp -p``, ``touch -d`
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -258,7 +258,8 @@ class _Lister:
                 out.problems.append((item, "warning", "not a .parquet metric table; ignored"))
 
 
-def _walk(lister: _Lister, start: list[str], listings: dict[str, Listing] | Listings) -> None:
+def _walk(lister: _Lister, start: list[str], listings: dict[str, Listing] | Listings,
+          found: Callable[[Listing], None] | None = None) -> None:
     stack = list(start)
     while stack:
         rel = stack.pop()
@@ -266,12 +267,15 @@ def _walk(lister: _Lister, start: list[str], listings: dict[str, Listing] | List
         if listing is not None:
             listings[rel] = listing
             stack.extend(listing.subdirs)
+            if found is not None:
+                found(listing)
 
 
-def scan(root: Path) -> ScanResult:
-    """Walk the catalog at ``root`` and return its files and structural problems."""
+def scan(root: Path, found: Callable[[Listing], None] | None = None) -> ScanResult:
+    """Walk the catalog at ``root`` and return its files and structural problems; ``found`` is
+    given each folder's listing as soon as it is made."""
     listings: dict[str, Listing] = {}
-    _walk(_Lister(str(root)), [""], listings)
+    _walk(_Lister(str(root)), [""], listings, found)
     return ScanResult.of(listings)
 
 

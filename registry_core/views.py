@@ -11,7 +11,7 @@ import json
 
 import duckdb
 
-from .index import SCHEMAS
+from .tables import SCHEMAS
 
 VIEWS = {
     "models": """

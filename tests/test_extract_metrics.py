@@ -17,6 +17,7 @@ import pytest
 
 from registry_core import extract, scan
 from registry_core.metrics import read_table_file
+from registry_core.tables import SCHEMAS
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 COPIED = extract._copied
@@ -48,7 +49,7 @@ def expected_rows(root: Path, infos: list[scan.FileInfo]) -> list[tuple]:
 
 
 def segment_rows(path: Path) -> list[tuple]:
-    table = pq.read_table(path).cast(extract.SCHEMAS["metrics"])
+    table = pq.read_table(path).cast(SCHEMAS["metrics"])
     return sorted((tuple(r.values()) for r in table.to_pylist()), key=repr)
 
 

@@ -25,7 +25,7 @@ from builders import ALICE, BOB, CatalogBuilder, fraud_catalog
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from registry_core import Catalog, extract, index, scan
+from registry_core import Catalog, index, scan, yamlrows
 
 VIEWS = ["models", "versions", "metrics", "headline", "params", "lineage", "events", "stages", "requests",
          "aliases", "_spans", "_events", "_versions", "_lineage", "_requests", "_model_files", "_problems"]
@@ -187,32 +187,68 @@ def test_parallel_yaml_workers_read_the_same(tmp_path, monkeypatch):
         apply(b, "promote", MODELS[n % 2], n)
     apply(b, "break_manifest", MODELS[0], 3)
     expected = fresh(b.root, tmp_path)
-    monkeypatch.setattr(extract, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(yamlrows, "PARALLEL_FROM", 1)
     assert snapshot(b.root) == expected
+
+
+def _yaml_infos(root: Path) -> list[scan.FileInfo]:
+    return [info for listing in scan.scan(root).listings.values() for info in listing.files
+            if info.kind in yamlrows.YAML_KINDS]
+
+
+def _read_by_workers(root: Path, infos: list[scan.FileInfo], monkeypatch) -> yamlrows.Result:
+    monkeypatch.setattr(yamlrows, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(yamlrows.os, "cpu_count", lambda: 3)
+    feed = yamlrows.Feed(root)
+    for info in infos:  # one at a time, as a walk finds them
+        feed.add([info])
+    assert len(feed.workers) == 2
+    return feed.finish(infos)()
 
 
 def test_yaml_workers_read_their_share_themselves(fraud_builder, monkeypatch):
     """A worker that fails has its share read by the caller, which would hide a broken worker: here
     the caller must read nothing."""
-    monkeypatch.setattr(extract, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(extract.os, "cpu_count", lambda: 2)
+    infos = _yaml_infos(fraud_builder.root)
+    expected = yamlrows._read_yaml_chunk(str(fraud_builder.root), infos)
     read_here: list = []
-    monkeypatch.setattr(extract, "_read_yaml_chunk", lambda *args: read_here.append(args))
-    infos = [info for listing in scan.scan(fraud_builder.root).listings.values() for info in listing.files
-             if info.kind in ("manifest", "model", "event")]
-    tables, _, ok = extract.read_yaml(fraud_builder.root, infos)()
+    monkeypatch.setattr(yamlrows, "_read_yaml_chunk", lambda *args: read_here.append(args))
+    tables, problems, ok = _read_by_workers(fraud_builder.root, infos, monkeypatch)
     assert read_here == []
     assert tables["versions"].num_rows == sum(info.kind == "manifest" for info in infos) > 0
-    assert set(ok) == {info.path for info in infos}
+    assert (problems, ok) == (expected[1], expected[2])
+    for name, table in expected[0].items():
+        assert tables[name].sort_by("_source").equals(table.sort_by("_source"))
+
+
+def test_a_failed_yaml_worker_has_its_files_read_by_the_caller(fraud_builder, monkeypatch):
+    infos = _yaml_infos(fraud_builder.root)
+    expected = yamlrows._read_yaml_chunk(str(fraud_builder.root), infos)
+    monkeypatch.setattr(yamlrows, "_WORKER", "import sys; sys.exit(3)")
+    tables, problems, ok = _read_by_workers(fraud_builder.root, infos, monkeypatch)
+    assert (problems, ok) == (expected[1], expected[2])
+    assert tables["events"].num_rows == expected[0]["events"].num_rows > 0
+
+
+def test_a_feed_asked_for_other_files_reads_them_itself(fraud_builder, monkeypatch):
+    monkeypatch.setattr(yamlrows, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(yamlrows.os, "cpu_count", lambda: 2)
+    infos = _yaml_infos(fraud_builder.root)
+    feed = yamlrows.Feed(fraud_builder.root)
+    feed.add(infos)
+    workers = feed.workers
+    _, _, ok = feed.finish(infos[:3])()
+    assert set(ok) == {info.path for info in infos[:3]}
+    assert feed.workers == [] and all(worker.proc.returncode is not None for worker in workers)
 
 
 def test_a_yaml_worker_does_not_import_pandas(fraud_builder):
     """pyarrow imports pandas (~180 ms) on its first conversion of Python objects unless told not to."""
-    infos = [list(info) for listing in scan.scan(fraud_builder.root).listings.values() for info in listing.files
-             if info.kind == "manifest"]
+    infos = [list(info) for info in _yaml_infos(fraud_builder.root) if info.kind == "manifest"]
     probe = "; import sys; sys.stderr.write(repr(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas')))"
-    done = subprocess.run([sys.executable, "-c", extract._WORKER + probe], capture_output=True, check=True,
-                          input=json.dumps([str(fraud_builder.root), infos]).encode())
+    lines = [json.dumps(str(fraud_builder.root)), json.dumps(infos[:2]), json.dumps(infos[2:])]
+    done = subprocess.run([sys.executable, "-c", yamlrows._WORKER + probe], capture_output=True, check=True,
+                          input="\n".join(lines).encode() + b"\n")
     assert done.stderr.decode() == "[]"
     assert pickle.loads(done.stdout)[0]["versions"].num_rows == len(infos)
 
@@ -230,13 +266,13 @@ def test_only_changed_files_are_read(fraud_builder, monkeypatch):
     Catalog(fraud_builder.root).refresh()
     Catalog(fraud_builder.root).refresh()  # settles files recorded in the clock tick of the first build
     read: list[str] = []
-    original = extract.read_manifest
+    original = yamlrows.read_manifest
 
     def spy(root, info, rows, problems):
         read.append(info.path)
         return original(root, info, rows, problems)
 
-    monkeypatch.setattr(extract, "read_manifest", spy)
+    monkeypatch.setattr(yamlrows, "read_manifest", spy)
     apply(fraud_builder, "add_version", "fraud-detector", 5)
     Catalog(fraud_builder.root).refresh()
     assert read == ["models/fraud-detector/versions/4/manifest.yaml"]

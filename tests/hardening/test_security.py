@@ -67,10 +67,10 @@ def _python_files() -> list[Path]:
     return [f for f in [*files, ROOT / "app.py"] if f.exists()]
 
 
-# Modules that turn bytes into code or objects. extract.py unpickles what its own worker process
+# Modules that turn bytes into code or objects. yamlrows.py unpickles what its own worker process
 # pickled (safe-loaded YAML trees over a pipe), never a file of the catalog.
 LOADERS = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve", "torch", "skops"}
-ALLOWED = {("registry_core/extract.py", "pickle")}
+ALLOWED = {("registry_core/yamlrows.py", "pickle")}
 
 
 def test_no_code_path_unpickles_evaluates_or_runs_catalog_content():

@@ -8,7 +8,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry_core import extract, scan
+from registry_core import scan, yamlrows
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -19,18 +19,18 @@ values = st.recursive(
 
 @given(values)
 def test_param_text_is_json_for_everything_but_strings(value):
-    assert extract.param_text(value) == (value if isinstance(value, str) else json.dumps(value, default=str))
+    assert yamlrows.param_text(value) == (value if isinstance(value, str) else json.dumps(value, default=str))
 
 
 def test_tables_built_column_by_column_equal_from_pylist(fraud_builder):
     root = fraud_builder.root
     infos = [i for i in scan.scan(root).files.values() if i.kind in ("manifest", "model", "event")]
-    tables, _, ok = extract._read_yaml_chunk(str(root), infos)
+    tables, _, ok = yamlrows._read_yaml_chunk(str(root), infos)
     assert any(ok.values())
-    rows: dict[str, list] = {name: [] for name in extract._YAML_TABLES}
+    rows: dict[str, list] = {name: [] for name in yamlrows._YAML_TABLES}
     for info in infos:
-        reader = {"manifest": extract.read_manifest, "model": extract.read_model, "event": extract.read_event}
+        reader = {"manifest": yamlrows.read_manifest, "model": yamlrows.read_model, "event": yamlrows.read_event}
         reader[info.kind](root, info, rows, [])
     for name, table in tables.items():
         assert table.num_rows == len(rows[name])
-        assert table.equals(pa.Table.from_pylist(rows[name], schema=extract.SCHEMAS[name]))
+        assert table.equals(pa.Table.from_pylist(rows[name], schema=yamlrows.SCHEMAS[name]))
