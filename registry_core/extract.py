@@ -82,12 +82,18 @@ def _read_groups(con: duckdb.DuckDBPyConnection, root: Path, groups: list[list[F
     return pa.concat_tables(tables) if tables else None
 
 
-#: DuckDB types of the columns of a table that SQL can copy as it is (what ``conform`` would keep)
+#: the index's metrics columns and their DuckDB types
 _PLAIN_TYPES = {"metric": "VARCHAR", "value": "DOUBLE", "dataset": "VARCHAR", "step": "BIGINT",
                 "timestamp": "TIMESTAMP WITH TIME ZONE", "slice": "VARCHAR"}
+_NUMBERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT",
+            "DOUBLE"}
+#: DuckDB's type of a column that holds only nulls (Arrow's null type, e.g. a step column of summaries)
+_NULL = '"NULL"'
 _TIMESTAMP_UNITS = ("timestamp:INT64:TIMESTAMP_MICROS:", "timestamp:INT64:TIMESTAMP_MILLIS:")
 #: rows ``conform`` refuses; a table with any goes through it, to be reported with its exact error
 _BAD_ROW = "metric IS NULL OR metric = '' OR value IS NULL OR NOT isfinite(value)"
+#: file names whose first table is described to guess how to copy all tables of that name
+_GUESSES = 8
 
 
 def _described(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, str] | None:
@@ -99,126 +105,213 @@ def _described(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, str] | No
         return None
 
 
-def _plain(columns: dict[str, str] | None) -> list[str] | None:
-    """The columns, if SQL can copy a table with these columns and types as it is (else None)."""
-    if columns is None or not {"metric", "value"} <= columns.keys():
+def _reading(column: str, kind: str) -> tuple[str, str | None] | None:
+    """How SQL reads ``column`` of DuckDB type ``kind`` as ``conform`` does: (expression, condition under
+    which the expression is exact, or None if always), or None if SQL cannot."""
+    target, name = _PLAIN_TYPES[column], f'"{column}"'
+    if kind == target:
+        return name, None
+    if kind == _NULL:
+        return f"NULL::{target}", None
+    if column == "step" and kind in _NUMBERS:  # conform's cast refuses 1.5, NaN and what overflows
+        return f"TRY_CAST({name} AS BIGINT)", f"{name} IS NULL OR TRY_CAST({name} AS BIGINT) = {name}"
+    if column == "value" and kind in _NUMBERS:  # integers beyond 2**53 have no exact double
+        return f"{name}::DOUBLE", None if kind in ("FLOAT", "DOUBLE") else f"abs({name}) <= 9007199254740992"
+    if column == "timestamp" and kind == "TIMESTAMP":  # naive: UTC, as conform reads it
+        return f"timezone('UTC', {name})", None
+    return None
+
+
+def _selection(columns: dict[str, str] | None) -> str | None:
+    """The SELECT list that reads a table with these columns (name -> DuckDB type) into the index's
+    metrics columns as ``conform`` would, or None if SQL cannot (a column missing, unknown or of another
+    type).  Where a conversion is not exact, the row's metric is made NULL: the bad-row check then sends
+    the table through ``conform``, which reports it."""
+    if columns is None or not {"metric", "value"} <= columns.keys() or not columns.keys() <= _PLAIN_TYPES.keys():
         return None
-    return None if any(_PLAIN_TYPES.get(c) != t for c, t in columns.items()) else list(columns)
+    picked: dict[str, str] = {}
+    exact: list[str] = []
+    for column, target in _PLAIN_TYPES.items():
+        found = _reading(column, columns[column]) if column in columns else (f"NULL::{target}", None)
+        if found is None:
+            return None
+        picked[column] = found[0]
+        if found[1]:
+            exact.append(f"({found[1]})")
+    if exact:
+        picked["metric"] = f"CASE WHEN {' AND '.join(exact)} THEN {picked['metric']} END"
+    return ", ".join(f'{sql} AS "{column}"' for column, sql in picked.items())
 
 
-def _plain_columns(con: duckdb.DuckDBPyConnection, root: Path, signature: str | None,
-                   group: list[FileInfo]) -> list[str] | None:
-    """The columns of a group of same-schema tables if SQL can copy them as they are, else None."""
+def _signature_selection(con: duckdb.DuckDBPyConnection, root: Path, signature: str | None,
+                         group: list[FileInfo]) -> str | None:
+    """The SELECT list of a group of same-schema tables (see ``_selection``), or None."""
     if signature is None:
         return None
-    columns = _plain(_described(con, f"{root}/{group[0].path}"))
+    columns = _described(con, f"{root}/{group[0].path}")
     if columns and "timestamp" in columns and not any(unit in signature for unit in _TIMESTAMP_UNITS):
         return None  # nanoseconds would be truncated silently by SQL (conform refuses them)
-    return columns
+    return _selection(columns)
 
 
-def _groups(root: Path, infos: list[FileInfo]) -> tuple[list[tuple[list[str], list[FileInfo]]],
-                                                        list[list[FileInfo]]]:
-    """Tables grouped by schema: (columns, tables) of the groups SQL can copy, and the other groups."""
+def _schemas(root: Path, infos: list[FileInfo]) -> list[tuple[str | None, str | None, list[FileInfo]]]:
+    """Tables grouped by schema: (signature, SELECT list or None if SQL cannot read them, tables)."""
     con = db.build_cursor()
     try:
-        plain: list[tuple[list[str], list[FileInfo]]] = []
-        slow: list[list[FileInfo]] = []
-        for signature, group in _by_schema(con, root, infos):
-            columns = _plain_columns(con, root, signature, group)
-            if columns is None:
-                slow.append(group)
-            else:
-                plain.append((columns, group))
-        return plain, slow
+        return [(signature, _signature_selection(con, root, signature, group), group)
+                for signature, group in _by_schema(con, root, infos)]
     finally:
         con.close()
 
 
-def _copied(n: int, columns: list[str]) -> str:
-    """The query of one group of plain tables (paths in ``$g{n}``), in the segment's columns: model,
-    version and source come from each row's file name (models/M/versions/V/metrics/F)."""
-    picked = ", ".join(f'"{c}"' if c in columns else f'NULL::{_PLAIN_TYPES[c]} AS "{c}"' for c in _PLAIN_TYPES)
+def _copied(n: int, selection: str) -> str:
+    """The query of one group of tables read by ``selection`` (paths in ``$g{n}``), in the segment's
+    columns: model, version and source come from each row's file name (models/M/versions/V/metrics/F)."""
     return (f"SELECT split_part(filename, '/', -5) AS model, split_part(filename, '/', -3)::BIGINT AS version, "
-            f"{picked}, concat_ws('/', '{MODELS_DIR}', split_part(filename, '/', -5), '{VERSIONS_DIR}', "
+            f"{selection}, concat_ws('/', '{MODELS_DIR}', split_part(filename, '/', -5), '{VERSIONS_DIR}', "
             f"split_part(filename, '/', -3), '{METRICS_DIR}', parse_filename(filename)) AS _source "
             f"FROM read_parquet($g{n}, filename = true)")
 
 
-def _copy_all(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo], out: Path) -> list[str] | None:
-    """Copy every table into ``out`` as if all had the first one's columns and types; return those
-    columns, or None if the first table is not plain or the copy failed."""
-    columns = _plain(_described(con, f"{root}/{infos[0].path}"))
-    if columns is None:
-        return None
-    try:
-        con.sql(_copied(0, columns), params={"g0": [f"{root}/{i.path}" for i in infos]}).write_parquet(
-            str(out), compression="zstd", row_group_size=20_000)
-    except duckdb.Error:
-        out.unlink(missing_ok=True)
-        return None
-    return columns
+def _guesses(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> dict[str, list[FileInfo]]:
+    """How to copy the tables before their schemas are known: SELECT list -> tables (in file order), each
+    table read as the first table of its file name reads (a catalog usually writes the same tables
+    under the same names: summary.parquet, curves.parquet).  Tables of a name whose first table SQL
+    cannot read are left out."""
+    first: dict[str, FileInfo] = {}
+    for info in infos:
+        first.setdefault(info.path.rpartition("/")[2], info)
+    if len(first) > _GUESSES:  # names made up per table: every table read as the first one
+        first = dict.fromkeys(first, infos[0])
+    read = {info.path: _selection(_described(con, f"{root}/{info.path}")) for info in set(first.values())}
+    guesses: dict[str, list[FileInfo]] = {}
+    for info in infos:
+        if (selection := read[first[info.path.rpartition("/")[2]].path]) is not None:
+            guesses.setdefault(selection, []).append(info)
+    return guesses
 
 
 def _file_order(info: FileInfo) -> tuple[str, int, str]:
     return info.model, info.version, info.path
 
 
-def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], out: Path) -> set[str]:
-    """Read every metric table in ``infos`` into the Parquet file ``out`` (rows sorted by model and
-    version, in the index's metrics schema); return the paths of the tables that could not be read
-    (each reported in ``problems``).  Nothing is written when no row was read.
+def _copy(con: duckdb.DuckDBPyConnection, root: Path, groups: list[tuple[str, list[FileInfo]]], out: Path) -> bool:
+    """Copy groups of tables, each read by its SELECT list, into ``out`` one group after the other (each
+    in file order); False if DuckDB refused."""
+    parts = [_copied(n, selection) for n, (selection, _) in enumerate(groups)]
+    params = {f"g{n}": [f"{root}/{i.path}" for i in group] for n, (_, group) in enumerate(groups)}
+    try:
+        con.sql(" UNION ALL ".join(parts), params=params).write_parquet(str(out), compression="zstd",
+                                                                         row_group_size=20_000)
+    except duckdb.Error:  # some table has columns the first of its group has not
+        out.unlink(missing_ok=True)
+        return False
+    return True
 
-    Tables whose columns already have the schema's types are copied by DuckDB, straight from the
-    catalog's files into ``out``; the others, and any table with a row the schema refuses, are read
-    through ``conform`` (Arrow) and added to the same query.  Usually every table has the same plain
-    columns: then all are copied at once, in file order (no sort), while a second thread reads each
-    file's schema to confirm it; the copy is thrown away and made again by groups if it was wrong.
+
+def _copy_guesses(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo], out: Path
+                  ) -> list[tuple[Path, list[FileInfo]]]:
+    """Copy the tables as ``_guesses`` reads them, all into ``out`` if DuckDB can, else each guess on its
+    own: (file written, tables) for each guess copied.
+
+    The guesses are written one after the other: a run of rows sorted by model and version each, so
+    row groups still hold few models, and no sort is needed."""
+    guesses = list(_guesses(con, root, infos).items())
+    if not guesses:
+        return []
+    if _copy(con, root, guesses, out):
+        return [(out, group) for _, group in guesses]
+    if len(guesses) == 1:
+        return []
+    parts = [(out.with_name(f".part{n}-{out.name}"), guess) for n, guess in enumerate(guesses)]
+    return [(part, group) for part, (selection, group) in parts if _copy(con, root, [(selection, group)], part)]
+
+
+def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], out: Path) -> set[str]:
+    """Read every metric table in ``infos`` into the Parquet file ``out`` (in the index's metrics schema,
+    rows in a few runs sorted by model and version, so that row groups hold few models); return the
+    paths of the tables that could not be read (each reported in ``problems``).  Nothing is written
+    when no row was read.
+
+    Tables are copied by DuckDB straight from the catalog's files into ``out`` (with conversions where
+    SQL reads a type exactly as ``conform`` does); the others, and any table with a row the schema
+    refuses, are read through ``conform`` (Arrow).  The copy starts at once, in one query, each table read
+    as the first of its file name is (tables of one name usually have the same columns), in file order
+    (no sort), while a second thread reads every file's schema to confirm the guess; the tables whose
+    schema differs from it are then dropped from the copy and read again, and everything is merged
+    with a sort.
     """
     if not infos:
         return set()
     infos = sorted(infos, key=_file_order)
     con = db.build_cursor()
-    slow_file = out.with_name(f".slow-{out.name}")
+    temporary = [out.with_name(f".slow-{out.name}")]
     start = len(problems)
     try:
         with ThreadPoolExecutor(1) as pool:
-            grouping = pool.submit(_groups, root, infos)
-            guess = _copy_all(con, root, infos, out)
-            plain, slow = grouping.result()
-        written = guess is not None and not slow and len(plain) == 1 and set(plain[0][0]) == set(guess)
-        if not written:
-            out.unlink(missing_ok=True)
+            grouping = pool.submit(_schemas, root, infos)
+            copies = _copy_guesses(con, root, infos, out)
+            schemas = grouping.result()
+        temporary += [part for part, _ in copies if part != out]
+        signature_of = {i.path: signature for signature, _, group in schemas for i in group}
+        readable = {signature for signature, selection, _ in schemas if selection is not None}
+        wrong: dict[Path, list[str]] = {}  # file copied -> paths of the tables it read wrong
+        done: set[str] = set()
+        for part, group in copies:
+            reference = signature_of.get(group[0].path)
+            misread = wrong.setdefault(part, [])
+            for info in group:
+                if reference in readable and signature_of.get(info.path) == reference:
+                    done.add(info.path)
+                else:
+                    misread.append(info.path)
+        again: set[str] = set()  # tables whose rows conform refuses
         while True:
             reported = len(problems)
-            if not written:
+            plain = [(selection, todo) for _, selection, group in schemas if selection is not None
+                     if (todo := [i for i in group if i.path not in done and i.path not in again])]
+            slow = [todo for _, selection, group in schemas if selection is None
+                    if (todo := [i for i in group if i.path not in done and i.path not in again])]
+            if again:
+                slow.append([i for i in infos if i.path in again])
+            if plain or slow or list(wrong) != [out] or wrong[out]:
                 parts: list[str] = []
                 params: dict[str, Any] = {}
-                for n, (columns, group) in enumerate(plain):
+                for n, (part, misread) in enumerate(wrong.items()):
+                    if part == out:
+                        part = out.rename(out.with_name(f".part-{out.name}"))
+                        temporary.append(part)
+                    params[f"k{n}"] = str(part)
+                    parts.append(f"SELECT * FROM read_parquet($k{n})")
+                    if misread:
+                        params[f"w{n}"] = misread
+                        parts[-1] += f" WHERE _source NOT IN (SELECT unnest($w{n}))"
+                for n, (selection, group) in enumerate(plain):
                     params[f"g{n}"] = [f"{root}/{i.path}" for i in group]
-                    parts.append(_copied(n, columns))
+                    parts.append(_copied(n, selection))
                 rows = _read_groups(con, root, slow, problems) if slow else None
                 if rows is not None:
-                    pq.write_table(rows, slow_file)
+                    pq.write_table(rows, temporary[0])
                     parts.append("SELECT * FROM read_parquet($slow)")
-                    params["slow"] = str(slow_file)
+                    params["slow"] = str(temporary[0])
                 if not parts:
                     break
                 query = f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY model, version"
                 con.sql(query, params=params).write_parquet(str(out), compression="zstd", row_group_size=20_000)
-            written = False
             bad = {row[0] for row in con.sql(f"SELECT DISTINCT _source FROM read_parquet($out) WHERE {_BAD_ROW}",
                                              params={"out": str(out)}).fetchall()}
             if not bad:
                 break
-            # conform() refuses these: read them through it, to report each with its own message
+            # conform refuses these: read every table again, these through it, to report each with its
+            # own message
             del problems[reported:]
-            plain = [(columns, kept) for columns, group in plain if (kept := [i for i in group if i.path not in bad])]
-            slow = [*slow, [i for i in infos if i.path in bad]]
+            again |= bad
+            wrong, done = {}, set()
             out.unlink()
         if out.exists() and not pq.ParquetFile(out).metadata.num_rows:
             out.unlink()
         return {path for path, _, _ in problems[start:]}
     finally:
-        slow_file.unlink(missing_ok=True)
+        for path in temporary:
+            path.unlink(missing_ok=True)
         con.close()
