@@ -207,15 +207,15 @@ class Catalog:
     def resolve(self, ref: str | Ref, at: str | dt.datetime | None = None) -> dict:
         """``MODEL@VERSION|STAGE|ALIAS|latest`` -> {model, version, stage, path, artifacts}."""
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
-        moment = parse_time(at, "--at") if at is not None else None
+        if at is None:
+            return self._resolve_now(parsed)
+        moment = parse_time(at, "--at")
         model = parsed.model
         rows = self.sql("SELECT version, created_at, path, manifest FROM _versions WHERE model = ? ORDER BY version",
                         [model])
-        if moment is not None:
-            rows = [r for r in rows if r["created_at"] <= moment]
+        rows = [r for r in rows if r["created_at"] <= moment]
         if not rows:
-            when = f" at {moment.isoformat()}" if moment else ""
-            raise NotFound(f"model {model!r} has no versions{when}")
+            raise NotFound(f"model {model!r} has no versions at {moment.isoformat()}")
         by_version = {r["version"]: r for r in rows}
         state = self.state(model, moment)
         selector = parsed.selector
@@ -230,19 +230,53 @@ class Catalog:
             holder = (max((v for v in by_version if state.stage(v) == "none"), default=None)
                       if selector == "none" else state.holder(selector))
             if holder is None:
-                when = f" at {moment.isoformat()}" if moment else ""
-                raise NotFound(f"no version of {model!r} is in {selector}{when}")
+                raise NotFound(f"no version of {model!r} is in {selector} at {moment.isoformat()}")
             version = holder
         elif selector in state.aliases:
             version = state.aliases[selector][0]
         else:
             raise NotFound(f"{selector!r} is not a version, stage or alias of {model!r}")
         row = by_version[version]
-        manifest = json.loads(row["manifest"])
+        return self._resolved(model, version, state.stage(version), row)
+
+    def _resolved(self, model: str, version: int, stage: str, row: dict) -> dict:
         return {
-            "model": model, "version": version, "ref": f"{model}@{version}", "stage": state.stage(version),
-            "path": str(self.root / row["path"]), "artifacts": manifest.get("artifacts") or [],
+            "model": model, "version": version, "ref": f"{model}@{version}", "stage": stage,
+            "path": str(self.root / row["path"]), "artifacts": json.loads(row["manifest"]).get("artifacts") or [],
         }
+
+    def _resolve_now(self, parsed: Ref) -> dict:
+        """``resolve`` in the current state, in one query over the index's replayed tables (``stages``,
+        ``aliases``: the same replay ``state`` makes, done when the index was built) rather than
+        replaying the model's events: what CI/CD asks most ("what is in production?")."""
+        model, selector = parsed.model, parsed.selector
+        params: dict[str, Any] = {"model": model}
+        if parsed.version is not None:
+            target, params["version"] = "$version", parsed.version
+        elif selector == "latest":
+            target = "(SELECT max(version) FROM _versions WHERE model = $model)"
+        elif selector == "none":  # a version never promoted has no row in stages: the newest such one
+            target = """(SELECT max(version) FROM _versions WHERE model = $model
+                         AND version NOT IN (SELECT version FROM stages WHERE model = $model))"""
+        elif selector in self.settings.stage_names:  # the holder most recently promoted (ModelState.holder)
+            params["selector"] = selector
+            target = """(SELECT version FROM stages WHERE model = $model AND stage = $selector
+                         ORDER BY since DESC, version DESC LIMIT 1)"""
+        else:
+            params["selector"] = selector
+            target = "(SELECT version FROM aliases WHERE model = $model AND alias = $selector)"
+        rows = self.sql(f"""SELECT v.version, coalesce(s.stage, 'none') AS stage, v.path, v.manifest
+                            FROM _versions v LEFT JOIN stages s USING (model, version)
+                            WHERE v.model = $model AND v.version = {target}""", params)
+        if rows:
+            return self._resolved(model, rows[0]["version"], rows[0]["stage"], rows[0])
+        if not self.sql("SELECT 1 FROM _versions WHERE model = ? LIMIT 1", [model]):
+            raise NotFound(f"model {model!r} has no versions")
+        if parsed.version is not None:
+            raise NotFound(f"{model}@{parsed.version} does not exist")
+        if selector == "none" or selector in self.settings.stage_names:
+            raise NotFound(f"no version of {model!r} is in {selector}")
+        raise NotFound(f"{selector!r} is not a version, stage or alias of {model!r}")
 
     # -- reading ---------------------------------------------------------------------------------
     @_one_refresh

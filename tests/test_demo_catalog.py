@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hardening.checks import assert_resolve_agrees_with_replay
 
 from registry_core import Catalog
 
@@ -99,3 +100,11 @@ def test_the_builder_rebuilds_a_valid_catalog(tmp_path, capsys):
     assert "validate: 0 errors" in capsys.readouterr().out
     builder.prepare(out)  # what it built, it may delete again
     assert not out.exists()
+
+
+def test_every_reference_resolves_as_the_replay_of_the_events_says(demo):
+    """``resolve`` reads the index's replayed stages and aliases; on the real histories of the demo
+    catalog (promotions, rollbacks, archived versions, aliases) it agrees with replaying the events."""
+    for model in [m["model"] for m in demo.models()]:
+        aliases = [r["alias"] for r in demo.sql("SELECT alias FROM aliases WHERE model = ?", [model])]
+        assert_resolve_agrees_with_replay(demo, model, aliases)

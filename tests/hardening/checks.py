@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import io
 import json
 import os
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from registry_core import Catalog, RegistryError
+from registry_core import Catalog, NotFound, RegistryError
 from registry_core.cli import main
 
 from .corpus import ALICE, BOB, INTACT, INTACT_VERSIONS, SECRET, Case
@@ -155,3 +156,23 @@ def _open_pages(at) -> list[str]:
             texts += [str(getattr(e, "value", "")) for e in at.get(kind)]
         texts += [e.value.to_string() for e in at.dataframe]
     return texts
+
+
+def resolve_outcome(cat: Catalog, ref: str, at: dt.datetime | None) -> tuple:
+    try:
+        found = cat.resolve(ref, at=at)
+    except NotFound:
+        return ("not found",)
+    return found["version"], found["stage"], found["path"], found["artifacts"]
+
+
+def assert_resolve_agrees_with_replay(cat: Catalog, model: str, aliases: list[str]) -> None:
+    """``resolve`` answers from the index's replayed tables; ``resolve(at=...)`` replays the events itself:
+    after the last event, every reference must resolve the same either way."""
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    count = len(cat.sql("SELECT version FROM _versions WHERE model = ?", [model]))
+    selectors = [*cat.settings.stage_names, "none", "latest", *aliases, "no-such-alias",
+                 *(str(v) for v in range(1, count + 2))]
+    for selector in selectors:
+        ref = f"{model}@{selector}"
+        assert resolve_outcome(cat, ref, None) == resolve_outcome(cat, ref, later), ref

@@ -20,6 +20,7 @@ from registry_core import Catalog, RegistryError
 from registry_core.events import Event, replay
 from registry_core.settings import Settings
 
+from .checks import assert_resolve_agrees_with_replay
 from .conftest import add_figure
 
 STAGES = [{"name": "staging"}, {"name": "production", "exclusive": True}, {"name": "canary", "exclusive": True},
@@ -242,6 +243,7 @@ class CatalogMachine(RuleBasedStateMachine):
         assert len(state.holders("production")) <= 1
         assert {r["id"] for r in cat.requests("m")} == {r.id for r in state.pending()}
         assert len(cat.history("m")) == len(list((self.root / "models/m/events").glob("*.yaml")))
+        assert_resolve_agrees_with_replay(cat, "m", ["champion"])
 
     def teardown(self):
         if hasattr(self, "cat"):
