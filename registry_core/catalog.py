@@ -289,8 +289,11 @@ class Catalog:
                 USING (model)
             ORDER BY m.model""")
         holders: dict[str, dict[str, list[int]]] = {}
-        for row in self.sql("SELECT model, stage, version FROM stages ORDER BY since DESC"):
-            holders.setdefault(row["model"], {}).setdefault(row["stage"], []).append(row["version"])
+        # most recently promoted first, as ModelState.holders orders them; lists made by DuckDB (archived
+        # versions add up to thousands of rows in a big catalog)
+        for row in self.sql("""SELECT model, stage, list(version ORDER BY since DESC, version DESC) AS versions
+                               FROM stages GROUP BY model, stage ORDER BY model, stage"""):
+            holders.setdefault(row["model"], {})[row["stage"]] = row["versions"]
         for row in models:
             row["stages"] = holders.get(row["model"], {})
         return models

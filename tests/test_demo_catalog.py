@@ -108,3 +108,11 @@ def test_every_reference_resolves_as_the_replay_of_the_events_says(demo):
     for model in [m["model"] for m in demo.models()]:
         aliases = [r["alias"] for r in demo.sql("SELECT alias FROM aliases WHERE model = ?", [model])]
         assert_resolve_agrees_with_replay(demo, model, aliases)
+
+
+def test_listed_stage_holders_are_the_replayed_ones_most_recent_first(demo):
+    listed = demo.models()
+    assert any(len(versions) > 1 for row in listed for versions in row["stages"].values())
+    for row in listed:
+        state = demo.state(row["model"])
+        assert row["stages"] == {s: state.holders(s) for s in demo.settings.stage_names if state.holders(s)}
