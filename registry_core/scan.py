@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISDIR
 from typing import NamedTuple
 
 from .atomic import is_temporary
@@ -146,7 +147,7 @@ class _Lister:
             stat = os.stat(path, follow_symlinks=False)
         except OSError:
             return None
-        if not os.path.isdir(path) or os.path.islink(path):
+        if not S_ISDIR(stat.st_mode):  # (not following links: a link to a folder is not one)
             return None
         out = Listing(stat.st_ctime_ns)
         parts = rel.split("/") if rel else []
