@@ -21,7 +21,7 @@ from .settings import ARCHIVED, NONE_STAGE, Settings
 from .yamlio import iso, parse_time
 
 ACTIONS = ("request", "approve", "reject", "cancel", "promote", "alias")
-EVENT_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}$")
+EVENT_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}\Z")
 
 _last_moment = dt.datetime.min.replace(tzinfo=dt.UTC)
 _lock = threading.Lock()

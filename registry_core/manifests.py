@@ -24,7 +24,7 @@ MANIFEST_KEYS = {
 MODEL_KEYS = {"name", "description", "owner", "task", "tags", "policies"}
 MAPPING_KEYS = ("params", "tags", "environment")
 STRING_KEYS = ("created_by", "description", "framework", "task")
-SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
+SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}\Z")
 
 
 def safe_relative(path: object) -> str | None:

@@ -140,7 +140,7 @@ class _Source:
         return self.client.get_metric_history(run_id, key)
 
     def download(self, uri: str, folder: Path) -> Path:
-        match = re.match(r"^models:/(m-[0-9a-f]+)/?$", uri)
+        match = re.match(r"^models:/(m-[0-9a-f]+)/?\Z", uri)
         if match:  # an MLflow 3 logged model: mlflow would resolve it against the process-wide registry
             uri = self.client.get_logged_model(match.group(1)).artifact_location
         path = self.mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder),

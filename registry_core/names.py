@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from .errors import InvalidInput
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")  # \Z: "$" would accept a trailing newline
 # Device names Windows refuses as file names, whatever the extension.
 RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 ALIAS_FORBIDDEN = {"latest", "none"}

@@ -253,7 +253,7 @@ def parse_settings(raw: Any, where: str) -> Settings:
     if not isinstance(auth, dict):
         raise InvalidInput(f"{where}: 'auth' must be a mapping")
     header = auth.get("trusted_header")
-    if header is not None and (not isinstance(header, str) or not re.match(r"^[A-Za-z0-9-]+$", header)):
+    if header is not None and (not isinstance(header, str) or not re.match(r"^[A-Za-z0-9-]+\Z", header)):
         raise InvalidInput(f"{where}: auth.trusted_header must be an HTTP header name, got {header!r}")
     settings.trusted_header = header
     git_settings = raw.get("git") or {}

@@ -3,11 +3,13 @@
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from registry_core.errors import InvalidInput
-from registry_core.names import Ref, check_alias, check_name, check_version, parse_ref
+from registry_core.events import EVENT_ID_RE
+from registry_core.manifests import SHA256_RE
+from registry_core.names import NAME_RE, Ref, check_alias, check_name, check_version, parse_ref
 
 FIRST = string.ascii_letters + string.digits
 REST = FIRST + "._-"
@@ -23,6 +25,8 @@ def test_valid_names_are_accepted_unchanged(name):
 
 
 @given(st.text(max_size=120))
+@example("0\n")  # a regex ending in "$" matches before a trailing newline
+@example("model\n")
 def test_check_name_accepts_exactly_the_spec_rule(text):
     ok = (0 < len(text) <= 100 and text[0] in FIRST and all(c in REST for c in text)
           and text.split(".")[0].lower() not in {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)),
@@ -96,3 +100,10 @@ def test_alias_cannot_be_a_number_latest_none_or_a_stage(bad):
 @given(valid_names.filter(lambda s: not s.isdigit() and s.lower() not in ("latest", "none")))
 def test_other_aliases_follow_the_model_name_rule(alias):
     assert check_alias(alias, {"staging"} - {alias}) == alias
+
+
+@pytest.mark.parametrize(("pattern", "text"), [
+    (EVENT_ID_RE, "20260101T000000.000000Z-0123abcd"), (SHA256_RE, "a" * 64), (NAME_RE, "model"),
+])
+def test_identifiers_with_a_trailing_newline_do_not_match(pattern, text):
+    assert pattern.match(text) and not pattern.match(text + "\n")
