@@ -40,6 +40,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -465,6 +466,7 @@ class _Build:
         self.clock = clock
         self.settings = settings
         self.settings_problems = settings_problems
+        self.early_headline: Future[pa.Table] | None = None
 
     def run(self) -> Generation:
         index = self.index
@@ -550,12 +552,20 @@ class _Build:
         metric_problems: list[tuple[str, str, str]] = []
         segment = self.tmp / f"metrics-{batch}-{secrets.token_hex(2)}.parquet"
         failed = extract.write_metrics(self.root, candidates, metric_problems, segment)
-        tables, problems, ok = waiting()
+        if self.previous is None and segment.exists():
+            # a first build's headline values come from this segment alone: computed while the YAML is
+            # still being read (by a worker process, in a big build) rather than after
+            with ThreadPoolExecutor(1) as pool:
+                self.early_headline = pool.submit(derive_headline, [str(segment)], None, None, set())
+                tables, problems, ok = waiting()
+        else:
+            tables, problems, ok = waiting()
         to_read = [i for i in candidates
                    if ok.get(m := manifest(i.model, i.version), files.get(m, [0, 0, None, False])[3])]
         read_paths = {i.path for i in to_read}
         problems += [x for x in metric_problems if x[0] in read_paths]
         if len(to_read) < len(candidates) and segment.exists():
+            self.early_headline = None  # (it included rows about to be dropped)
             _keep_sources(segment, read_paths)
         self.new_metrics = segment.name if segment.exists() else None
         for path in yaml_files:
@@ -675,7 +685,8 @@ class _Build:
         if touched is None or len(touched) > FULL_HEADLINE_FROM:
             every = versions if redo is None else self._valid_versions(files, None)
             valid = {(m, v) for m, vs in every.items() for v in vs}
-            buckets = split_headline(derive_headline(segments, None, None, valid))
+            early = self.early_headline
+            buckets = split_headline(early.result() if early else derive_headline(segments, None, None, valid))
         else:
             buckets = {}
             by_bucket: dict[int, set[tuple[str, int]]] = {}
