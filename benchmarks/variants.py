@@ -31,6 +31,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from registry_core.layout import METRICS_DIR
+
 from .run import catalog_for
 from .workload import SIZES, Workload
 
@@ -61,18 +63,17 @@ def _rewrite(job: tuple[str, list[str]]) -> None:
         VARIANTS[kind](Path(folder))
 
 
-def make_variant(base: Path, kind: str, out: Path) -> Path:
-    """``base`` hard-linked into ``out`` (no index), its metric tables rewritten as ``kind`` writes them.
+def _link_or_copy(source: str, target: str) -> None:
+    """Metric tables are copied (they are rewritten in place, which must not reach ``base`` through a
+    hard link); every other file is linked."""
+    (shutil.copyfile if f"/{METRICS_DIR}/" in source else os.link)(source, target)
 
-    A table is written to a new file (never through a hard link), so ``base`` is left as it was."""
+
+def make_variant(base: Path, kind: str, out: Path) -> Path:
+    """``base`` hard-linked into ``out`` (no index), its metric tables rewritten as ``kind`` writes them."""
     shutil.rmtree(out, ignore_errors=True)
-    shutil.copytree(base, out, copy_function=os.link, ignore=shutil.ignore_patterns(".modelreg"))
-    folders = sorted(str(p) for p in out.glob("models/*/versions/*/metrics"))
-    for folder in folders:  # break the links of the tables: they are about to be rewritten
-        for path in Path(folder).glob("*.parquet"):
-            data = path.read_bytes()
-            path.unlink()
-            path.write_bytes(data)
+    shutil.copytree(base, out, copy_function=_link_or_copy, ignore=shutil.ignore_patterns(".modelreg"))
+    folders = sorted(str(p) for p in out.glob(f"models/*/versions/*/{METRICS_DIR}"))
     jobs = min(2, os.cpu_count() or 1)
     with ProcessPoolExecutor(jobs) as pool:
         list(pool.map(_rewrite, [(kind, folders[n::jobs]) for n in range(jobs)]))

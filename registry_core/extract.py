@@ -83,7 +83,7 @@ def _read_groups(con: duckdb.DuckDBPyConnection, root: Path, groups: list[list[F
 
 
 #: the index's metrics columns and their DuckDB types
-_PLAIN_TYPES = {"metric": "VARCHAR", "value": "DOUBLE", "dataset": "VARCHAR", "step": "BIGINT",
+_INDEX_TYPES = {"metric": "VARCHAR", "value": "DOUBLE", "dataset": "VARCHAR", "step": "BIGINT",
                 "timestamp": "TIMESTAMP WITH TIME ZONE", "slice": "VARCHAR"}
 _NUMBERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT",
             "DOUBLE"}
@@ -108,7 +108,7 @@ def _described(con: duckdb.DuckDBPyConnection, path: str) -> dict[str, str] | No
 def _reading(column: str, kind: str) -> tuple[str, str | None] | None:
     """How SQL reads ``column`` of DuckDB type ``kind`` as ``conform`` does: (expression, condition under
     which the expression is exact, or None if always), or None if SQL cannot."""
-    target, name = _PLAIN_TYPES[column], f'"{column}"'
+    target, name = _INDEX_TYPES[column], f'"{column}"'
     if kind == target:
         return name, None
     if kind == _NULL:
@@ -127,11 +127,11 @@ def _selection(columns: dict[str, str] | None) -> str | None:
     metrics columns as ``conform`` would, or None if SQL cannot (a column missing, unknown or of another
     type).  Where a conversion is not exact, the row's metric is made NULL: the bad-row check then sends
     the table through ``conform``, which reports it."""
-    if columns is None or not {"metric", "value"} <= columns.keys() or not columns.keys() <= _PLAIN_TYPES.keys():
+    if columns is None or not {"metric", "value"} <= columns.keys() or not columns.keys() <= _INDEX_TYPES.keys():
         return None
     picked: dict[str, str] = {}
     exact: list[str] = []
-    for column, target in _PLAIN_TYPES.items():
+    for column, target in _INDEX_TYPES.items():
         found = _reading(column, columns[column]) if column in columns else (f"NULL::{target}", None)
         if found is None:
             return None
@@ -268,10 +268,10 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
         again: set[str] = set()  # tables whose rows conform refuses
         while True:
             reported = len(problems)
-            plain = [(selection, todo) for _, selection, group in schemas if selection is not None
-                     if (todo := [i for i in group if i.path not in done and i.path not in again])]
-            slow = [todo for _, selection, group in schemas if selection is None
-                    if (todo := [i for i in group if i.path not in done and i.path not in again])]
+            pending = [(selection, todo) for _, selection, group in schemas
+                       if (todo := [i for i in group if i.path not in done and i.path not in again])]
+            plain = [(selection, todo) for selection, todo in pending if selection is not None]
+            slow = [todo for selection, todo in pending if selection is None]
             if again:
                 slow.append([i for i in infos if i.path in again])
             if plain or slow or list(wrong) != [out] or wrong[out]:

@@ -552,13 +552,11 @@ class _Build:
         metric_problems: list[tuple[str, str, str]] = []
         segment = self.tmp / f"metrics-{batch}-{secrets.token_hex(2)}.parquet"
         failed = extract.write_metrics(self.root, candidates, metric_problems, segment)
-        if self.previous is None and segment.exists():
-            # a first build's headline values come from this segment alone: computed while the YAML is
-            # still being read (by a worker process, in a big build) rather than after
-            with ThreadPoolExecutor(1) as pool:
+        with ThreadPoolExecutor(1) as pool:
+            if self.previous is None and segment.exists():
+                # a first build's headline values come from this segment alone: computed while the YAML
+                # is still being read (by a worker process, in a big build) rather than after
                 self.early_headline = pool.submit(derive_headline, [str(segment)], None, None, set())
-                tables, problems, ok = waiting()
-        else:
             tables, problems, ok = waiting()
         to_read = [i for i in candidates
                    if ok.get(m := manifest(i.model, i.version), files.get(m, [0, 0, None, False])[3])]
