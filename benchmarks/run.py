@@ -147,7 +147,8 @@ def time_register(cat: Any, workload: Workload, count: int) -> dict[str, Any]:
 
 
 def time_index(root: Path, workload: Workload, repeats: int, cold_repeats: int) -> dict[str, float]:
-    from registry_core import Catalog, index
+    from registry_core import Catalog
+    from registry_core.index import generation as index
 
     out: dict[str, float] = {}
 

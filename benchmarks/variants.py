@@ -31,7 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from registry_core.layout import METRICS_DIR
+from registry_core.format.layout import METRICS_DIR
 
 from .run import catalog_for
 from .workload import SIZES, Workload

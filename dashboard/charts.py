@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from registry_core.lineage import stage_color
+from registry_core.integrations.lineage_dot import stage_color
 
 PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Set2
 LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}

@@ -19,7 +19,7 @@ from pathlib import Path
 import streamlit as st
 
 from registry_core import Catalog
-from registry_core.settings import Settings
+from registry_core.format.settings import Settings
 
 from .identity import DEMO_ENV, Identity, demo_mode, demo_users, resolve_identity
 

@@ -13,11 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from registry_core import Catalog, metric_key
-from registry_core.compare import Comparison
-from registry_core.events import ModelState
-from registry_core.lifecycle import Plan, policy_for, rollback_plan
-from registry_core.policy import Decision
-from registry_core.settings import Policy
+from registry_core.format.settings import Policy
+from registry_core.lifecycle.actions import Plan, policy_for, rollback_plan
+from registry_core.lifecycle.compare import Comparison
+from registry_core.lifecycle.events import ModelState
+from registry_core.lifecycle.policy import Decision
 
 Key = tuple[str, str]
 cached = st.cache_data(show_spinner=False, max_entries=256)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from registry_core.settings import Settings, default_user
+from registry_core.format.settings import Settings, default_user
 
 DEMO_ENV = "MODELREG_DEMO_USERS"
 

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from registry_core import RegistryError
-from registry_core.settings import Settings
+from registry_core.format.settings import Settings
 
 STAGE_BADGE = {"production": "green", "staging": "orange", "archived": "gray", "none": "gray"}
 STAGE_MARK = {"production": "🟢", "staging": "🟡", "archived": "⚪", "none": "·"}

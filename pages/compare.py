@@ -20,7 +20,7 @@ from dashboard.widgets import (
     synced_select,
 )
 from registry_core import metric_key
-from registry_core.compare import default_versions, pareto_front, primary_metric
+from registry_core.lifecycle.compare import default_versions, pareto_front, primary_metric
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings

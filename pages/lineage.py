@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.context import current
 from dashboard.widgets import VERSIONS, empty, pick_model, reset_on_change, stage_label, synced_select
-from registry_core.lineage import STAGE_COLORS, to_dot
+from registry_core.integrations.lineage_dot import STAGE_COLORS, to_dot
 
 ctx = current()
 cat, key = ctx.catalog, ctx.key

@@ -10,8 +10,8 @@ import streamlit as st
 from dashboard import data
 from dashboard.context import current
 from dashboard.widgets import PROMOTE, VERSIONS, empty, metric_label, problems_panel
-from registry_core.compare import primary_metric
-from registry_core.events import Event
+from registry_core.lifecycle.compare import primary_metric
+from registry_core.lifecycle.events import Event
 
 ctx = current()
 cat, key = ctx.catalog, ctx.key

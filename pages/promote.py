@@ -23,8 +23,8 @@ from dashboard.widgets import (
     reset_on_change,
     synced_select,
 )
-from registry_core.events import Request
-from registry_core.policy import may_answer
+from registry_core.lifecycle.events import Request
+from registry_core.lifecycle.policy import may_answer
 
 DIALOG = "promote_dialog"  # open state of the confirm dialogs lives in session_state (works in AppTest too)
 

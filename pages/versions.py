@@ -21,8 +21,8 @@ from dashboard.widgets import (
     synced_select,
 )
 from registry_core import metric_key
-from registry_core.card import render_card
-from registry_core.compare import primary_metric
+from registry_core.integrations.card import render_card
+from registry_core.lifecycle.compare import primary_metric
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings

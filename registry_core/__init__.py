@@ -12,8 +12,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .catalog import Catalog, metric_key
-    from .errors import CatalogError, Conflict, InvalidInput, NotFound, PolicyRefused, RegistryError
+    from registry_core.catalog import Catalog, metric_key
+    from registry_core.errors import CatalogError, Conflict, InvalidInput, NotFound, PolicyRefused, RegistryError
 
 __version__ = "0.1.0"
 __all__ = [

@@ -22,17 +22,18 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from . import lifecycle, writing
-from .compare import Comparison, compare_versions
-from .derive import events_from_rows, needed_approvals
-from .errors import CatalogError, InvalidInput, NotFound, RegistryError
-from .events import ModelState, replay
-from .gitsync import committing
-from .index import Generation, Index, Views
-from .layout import Layout
-from .names import Ref, check_name, check_version, parse_ref
-from .settings import Settings, default_user, find_catalog
-from .yamlio import parse_time
+from registry_core.errors import CatalogError, InvalidInput, NotFound, RegistryError
+from registry_core.format.layout import Layout
+from registry_core.format.names import Ref, check_name, check_version, parse_ref
+from registry_core.format.settings import Settings, default_user, find_catalog
+from registry_core.format.yamlio import parse_time
+from registry_core.index.derive import events_from_rows, needed_approvals
+from registry_core.index.generation import Generation, Index, Views
+from registry_core.integrations.gitsync import committing
+from registry_core.lifecycle import actions as lifecycle
+from registry_core.lifecycle import registration as writing
+from registry_core.lifecycle.compare import Comparison, compare_versions
+from registry_core.lifecycle.events import ModelState, replay
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -146,7 +147,7 @@ class Catalog:
         attach databases or load extensions, whatever it says.  It cannot spill to disk either, and
         is stopped after QUERY_TIMEOUT_S or past QUERY_MEMORY (the dashboard serves many people).
         """
-        from .views import PUBLIC_VIEWS, create_views
+        from registry_core.index.views import PUBLIC_VIEWS, create_views
 
         if not isinstance(sql, str) or not sql.strip():
             raise InvalidInput("query: empty SQL")
@@ -461,19 +462,19 @@ class Catalog:
 
     @_one_refresh
     def validate(self) -> list[dict]:
-        from .validate import validate
+        from registry_core.validate import validate
 
         return validate(self)
 
     def gc(self, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths."""
-        from .validate import gc
+        from registry_core.validate import gc
 
         return gc(self, older_than_s, dry_run)
 
     @_one_refresh
     def verify(self, ref: str | None = None) -> list[dict]:
-        from .validate import verify
+        from registry_core.validate import verify
 
         return verify(self, ref)
 

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import formats
-from .catalog import Catalog, metric_key
-from .errors import InvalidInput, NotFound, PolicyRefused, RegistryError
-from .metrics import parse_metric_arg, read_input_file
+from registry_core import formats
+from registry_core.catalog import Catalog, metric_key
+from registry_core.errors import InvalidInput, NotFound, PolicyRefused, RegistryError
+from registry_core.format.metrics import parse_metric_arg, read_input_file
 
 
 def _kv(items: list[str] | None, what: str) -> dict[str, Any]:
@@ -47,7 +47,7 @@ def _scalar(text: str) -> Any:
 
 
 def _load_mapping_file(path: str, what: str) -> Any:
-    from .yamlio import load_file
+    from registry_core.format.yamlio import load_file
 
     file = Path(path)
     if file.suffix.lower() == ".json":
@@ -168,7 +168,7 @@ def cmd_compare(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_lineage(args: argparse.Namespace, cat: Catalog) -> int:
-    from .lineage import to_dot
+    from registry_core.integrations.lineage_dot import to_dot
 
     info = cat.lineage(args.ref)
     if args.format == "dot":
@@ -297,7 +297,7 @@ def cmd_gc(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_import_mlflow(args: argparse.Namespace, cat: Catalog) -> int:
-    from .mlflow_import import import_mlflow
+    from registry_core.integrations.mlflow_import import import_mlflow
 
     rows = import_mlflow(cat, args.tracking_uri, models=args.model, artifacts=args.artifacts,
                          dataset_prefixes=args.dataset_prefix)
@@ -306,7 +306,7 @@ def cmd_import_mlflow(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
-    from .gitsync import sync
+    from registry_core.integrations.gitsync import sync
 
     result = sync(cat, remote=args.remote, push=not args.no_push).to_dict()
     if args.format == "json":
@@ -321,7 +321,7 @@ def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_pull(args: argparse.Namespace, cat: Catalog) -> int:
-    from .pull import pull
+    from registry_core.integrations.pull import pull
 
     rows = pull(cat, args.ref, args.to)
     out(formats.render(rows, args.format, ["path", "status", "sha256", "size", "target"]))
@@ -329,7 +329,7 @@ def cmd_pull(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_card(args: argparse.Namespace, cat: Catalog) -> int:
-    from .card import model_card
+    from registry_core.integrations.card import model_card
 
     text = model_card(cat, args.ref)
     if args.output:
@@ -344,7 +344,7 @@ def cmd_card(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_diff(args: argparse.Namespace, cat: Catalog) -> int:
-    from .diff import catalog_diff, to_markdown
+    from registry_core.integrations.diff import catalog_diff, to_markdown
 
     result = catalog_diff(cat, args.rev)
     out(formats.to_json(result) if args.format == "json" else to_markdown(result))

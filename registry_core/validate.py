@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .artifacts import verify_entries
-from .atomic import is_temporary
-from .scan import scan
+from registry_core.index.scan import scan
+from registry_core.store.artifacts import verify_entries
+from registry_core.store.atomic import is_temporary
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
 SKEW = dt.timedelta(minutes=5)
 

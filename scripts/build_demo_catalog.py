@@ -4,7 +4,7 @@
 
 Three models are trained on data that ships with scikit-learn (generated
 transactions, the digits images, the diabetes table), several versions each,
-logged through ``registry_core.tracking`` and saved in the skops format (no
+logged through ``registry_core.integrations.tracking`` and saved in the skops format (no
 pickle).  Then a team plays a story through the real ``Catalog`` API, each
 call acting as its user: promotions, a request approved by a lead, gates that
 refuse, a forced promotion, a rejection, a rollback, aliases, and one request
@@ -46,7 +46,7 @@ from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
 from registry_core import Catalog, PolicyRefused
-from registry_core.tracking import Run, start_run
+from registry_core.integrations.tracking import Run, start_run
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 FRAMEWORK = f"scikit-learn {sklearn.__version__}"

@@ -9,7 +9,7 @@ import time
 import yaml
 
 from registry_core import Catalog
-from registry_core.manifests import check_manifest
+from registry_core.format.manifests import check_manifest
 
 WORKER = textwrap.dedent("""
     import sys, time

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from builders import ALICE
 
-from registry_core.compare import default_versions, pareto_front, primary_metric
-from registry_core.settings import Settings
+from registry_core.format.settings import Settings
+from registry_core.lifecycle.compare import default_versions, pareto_front, primary_metric
 
 
 def test_pareto_front_respects_each_axis_direction():
@@ -65,7 +65,7 @@ def test_metric_rows_keep_keys_the_first_row_lacks(empty_catalog):
 
 
 def test_lineage_dot_colours_parents_by_stage_when_told(fraud):
-    from registry_core.lineage import STAGE_COLORS, to_dot
+    from registry_core.integrations.lineage_dot import STAGE_COLORS, to_dot
 
     info = fraud.lineage("fraud-detector@2")
     assert '"fraud-detector@1" [shape=box];' in to_dot(info)

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry_core.errors import InvalidInput
-from registry_core.events import Event, new_id, parse_event, replay
-from registry_core.settings import Settings
+from registry_core.format.settings import Settings
+from registry_core.lifecycle.events import Event, new_id, parse_event, replay
 
 START = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 ID, OTHER = "20261001T000000.000000Z-0000000a", "20261001T000000.000000Z-0000000b"

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from registry_core import extract, scan
 from registry_core.errors import InvalidInput
-from registry_core.metrics import read_table_file
-from registry_core.tables import SCHEMAS
+from registry_core.format.metrics import read_table_file
+from registry_core.index import extract, scan
+from registry_core.index.tables import SCHEMAS
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 COPIED = extract._copied

@@ -4,8 +4,8 @@ import pytest
 import yaml
 from builders import CatalogBuilder
 
-from registry_core.gates import evaluate
-from registry_core.settings import Gate, Settings
+from registry_core.format.settings import Gate, Settings
+from registry_core.lifecycle.gates import evaluate
 
 
 def catalog(cat_path, gates, metrics=None, declared=None, holder=None, **version_fields):

@@ -25,7 +25,9 @@ from builders import ALICE, BOB, CatalogBuilder, fraud_catalog
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from registry_core import Catalog, index, scan, yamlrows
+from registry_core import Catalog
+from registry_core.index import generation as index
+from registry_core.index import scan, yamlrows
 
 VIEWS = ["models", "versions", "metrics", "headline", "params", "lineage", "events", "stages", "requests",
          "aliases", "_spans", "_events", "_versions", "_lineage", "_requests", "_model_files", "_problems"]

@@ -12,7 +12,7 @@ import yaml
 
 from registry_core import Catalog
 from registry_core.errors import CatalogError, Conflict
-from registry_core.gitsync import plan_renumbering, sync
+from registry_core.integrations.gitsync import plan_renumbering, sync
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from registry_core.mlflow_import import QUIET_ENV, REASON, import_mlflow, parse_prefixes, target_name
+from registry_core.integrations.mlflow_import import QUIET_ENV, REASON, import_mlflow, parse_prefixes, target_name
 
 mlflow = pytest.importorskip("mlflow")
 

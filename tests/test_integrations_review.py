@@ -11,10 +11,10 @@ import pytest
 from builders import ALICE, BOB
 
 from registry_core import Catalog
-from registry_core.card import model_card, render_card
-from registry_core.diff import catalog_diff, to_markdown
 from registry_core.errors import CatalogError
-from registry_core.pull import pull
+from registry_core.integrations.card import model_card, render_card
+from registry_core.integrations.diff import catalog_diff, to_markdown
+from registry_core.integrations.pull import pull
 
 
 def git(cwd, *args: str) -> str:

@@ -7,9 +7,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from registry_core.errors import InvalidInput
-from registry_core.events import EVENT_ID_RE
-from registry_core.manifests import SHA256_RE
-from registry_core.names import NAME_RE, Ref, check_alias, check_name, check_version, parse_ref
+from registry_core.format.manifests import SHA256_RE
+from registry_core.format.names import NAME_RE, Ref, check_alias, check_name, check_version, parse_ref
+from registry_core.lifecycle.events import EVENT_ID_RE
 
 FIRST = string.ascii_letters + string.digits
 REST = FIRST + "._-"

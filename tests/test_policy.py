@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 from builders import ALICE, BOB, CAROL, MALLORY, SPEC_REGISTRY
 
-from registry_core.events import Request
-from registry_core.policy import from_rule, may_answer, may_approve, may_request, may_set_alias, target_stage
-from registry_core.settings import Policy, default_goal, parse_settings
-from registry_core.yamlio import loads
+from registry_core.format.settings import Policy, default_goal, parse_settings
+from registry_core.format.yamlio import loads
+from registry_core.lifecycle.events import Request
+from registry_core.lifecycle.policy import from_rule, may_answer, may_approve, may_request, may_set_alias, target_stage
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""registry_core.tracking: a training run registers one version, atomically, with what it logged."""
+"""registry_core.integrations.tracking: a training run registers one version, atomically, with what it logged."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import yaml
 from builders import BOB
 
 from registry_core import Catalog, InvalidInput
-from registry_core.tracking import fingerprint, git_facts, start_run
+from registry_core.integrations.tracking import fingerprint, git_facts, start_run
 
 
 def manifest_of(run) -> dict:
@@ -177,7 +177,7 @@ def test_fingerprints_follow_the_data(tmp_path):
 
 TRAIN_SCRIPT = """\
 import sys
-from registry_core.tracking import start_run
+from registry_core.integrations.tracking import start_run
 
 with start_run("m", catalog=sys.argv[1], user="bob@example.com") as run:
     run.log_metric("accuracy", 0.9, dataset="test")
@@ -228,7 +228,7 @@ def test_git_facts_skip_the_catalog_when_judging_dirty(tmp_path, monkeypatch):
         subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
     (repo / "catalog" / "registry.yaml").write_text("format: 1\nname: x\n")
     monkeypatch.chdir(repo)
-    monkeypatch.setattr("registry_core.tracking.entrypoint", lambda: None)
+    monkeypatch.setattr("registry_core.integrations.tracking.entrypoint", lambda: None)
     assert git_facts(exclude=repo / "catalog")["dirty"] is False
     assert git_facts()["dirty"] is True
 

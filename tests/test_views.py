@@ -128,7 +128,7 @@ def test_bad_sql_is_an_error_naming_the_problem(ro_cli):
 def test_views_of_a_generation_dropped_from_the_shared_instance_come_back(fraud_builder, tmp_path, monkeypatch):
     """The process's DuckDB instance keeps the views of the newest generations only; a catalog still
     reading an older one gets them made again rather than a missing-schema error."""
-    from registry_core import index
+    from registry_core.index import generation as index
 
     monkeypatch.setattr(index, "KEEP_SCHEMAS", 1)
     first = Catalog(fraud_builder.root)

@@ -217,7 +217,8 @@ def test_bad_key_value_flags_exit_1(cli, empty_catalog):
 # -- atomic, write-once, manifest last -----------------------------------------------------------------------
 def test_manifest_is_written_last(empty_catalog, tmp_path, monkeypatch):
     """Record the order of the final writes: every other file exists before manifest.yaml."""
-    from registry_core import atomic, writing
+    from registry_core.lifecycle import registration as writing
+    from registry_core.store import atomic
 
     seen = []
     real = atomic.write_once
@@ -235,7 +236,7 @@ def test_manifest_is_written_last(empty_catalog, tmp_path, monkeypatch):
 
 
 def test_a_failed_registration_leaves_no_version(empty_catalog, monkeypatch):
-    from registry_core import writing
+    from registry_core.lifecycle import registration as writing
 
     def boom(*_):
         raise OSError("disk full")
@@ -249,7 +250,7 @@ def test_a_failed_registration_leaves_no_version(empty_catalog, monkeypatch):
 
 
 def test_write_once_refuses_to_overwrite(tmp_path):
-    from registry_core.atomic import write_once
+    from registry_core.store.atomic import write_once
 
     target = tmp_path / "f.yaml"
     write_once(target, b"one")
@@ -317,7 +318,7 @@ def test_a_version_folder_removed_mid_registration_is_not_recreated(empty_catalo
     """gc removing an unfinished folder must not leave an empty version written by the late writer."""
     import shutil
 
-    from registry_core import writing
+    from registry_core.lifecycle import registration as writing
 
     real_dumps = writing.dumps
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
-from registry_core import yamlio
 from registry_core.errors import InvalidInput
+from registry_core.format import yamlio
 
 PATH = Path("x.yaml")
 

@@ -8,7 +8,7 @@ import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry_core import scan, yamlrows
+from registry_core.index import scan, yamlrows
 
 values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),

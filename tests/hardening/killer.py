@@ -31,7 +31,7 @@ from pathlib import Path
 
 import registry_core.cli  # imported before forking, so children start warm
 from registry_core import Catalog
-from registry_core.layout import CACHE_DIR
+from registry_core.format.layout import CACHE_DIR
 
 WRITE_MODES = set("wxa+")
 

@@ -15,7 +15,7 @@ import yaml
 from registry_core import Catalog, RegistryError
 from registry_core import catalog as catalog_module
 from registry_core.errors import InvalidInput, PolicyRefused
-from registry_core.yamlio import MAX_BYTES, Loader, load_file, loads
+from registry_core.format.yamlio import MAX_BYTES, Loader, load_file, loads
 
 from .checks import run_cli
 from .conftest import add_figure
@@ -70,7 +70,7 @@ def _python_files() -> list[Path]:
 # Modules that turn bytes into code or objects. yamlrows.py unpickles what its own worker process
 # pickled (safe-loaded YAML trees over a pipe), never a file of the catalog.
 LOADERS = {"pickle", "cPickle", "dill", "cloudpickle", "joblib", "marshal", "shelve", "torch", "skops"}
-ALLOWED = {("registry_core/yamlrows.py", "pickle")}
+ALLOWED = {("registry_core/index/yamlrows.py", "pickle")}
 
 
 def test_no_code_path_unpickles_evaluates_or_runs_catalog_content():
@@ -208,7 +208,7 @@ def _fake_streamlit(headers: dict) -> types.SimpleNamespace:
 
 def test_the_dashboard_trusts_an_identity_header_only_when_registry_yaml_names_it(monkeypatch):
     from dashboard import identity
-    from registry_core.settings import parse_settings
+    from registry_core.format.settings import parse_settings
 
     monkeypatch.setenv("MODELREG_USER", "server@example.com")
     forged = {"X-Forwarded-Email": ALICE, "X-Remote-User": ALICE}
@@ -257,7 +257,7 @@ def test_policy_is_enforced_by_the_core_for_every_entry_point(guarded):
 
 
 # The dashboard acts only through Catalog methods, which run the same policy code as the CLI.
-WRITERS = {"registry_core.atomic", "registry_core.writing", "registry_core.locking"}
+WRITERS = {"registry_core.store.atomic", "registry_core.lifecycle.registration", "registry_core.store.locking"}
 WRITING_NAMES = {"promote", "answer", "rollback", "set_alias", "write_once", "write_replace", "register",
                  "log_metrics", "_write", "_event"}
 

@@ -1,6 +1,6 @@
 """Soak: thousands of random lifecycle events against the replay, and random operations on a real catalog.
 
-The replay (``registry_core.events.replay``) is checked against a small oracle written from SPEC 1.6
+The replay (``registry_core.lifecycle.events.replay``) is checked against a small oracle written from SPEC 1.6
 alone, and against itself: any order of the same events, and any cut-off time, give the same state as
 replaying exactly the events up to that time in id order.
 """
@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from registry_core import Catalog, RegistryError
-from registry_core.events import Event, replay
-from registry_core.settings import Settings
+from registry_core.format.settings import Settings
+from registry_core.lifecycle.events import Event, replay
 
 from .checks import assert_resolve_agrees_with_replay
 from .conftest import add_figure

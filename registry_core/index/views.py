@@ -11,7 +11,7 @@ import json
 
 import duckdb
 
-from .tables import SCHEMAS
+from registry_core.index.tables import SCHEMAS
 
 VIEWS = {
     "models": """

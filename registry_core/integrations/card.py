@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .formats import plain
-from .yamlio import dumps
+from registry_core.format.yamlio import dumps
+from registry_core.formats import plain
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
 UNSPECIFIED = "unspecified"
 

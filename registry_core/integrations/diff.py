@@ -17,12 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidInput
-from .formats import plain
-from .gitsync import PATH_RE, _prefix, git, repo_root
+from registry_core.errors import InvalidInput
+from registry_core.formats import plain
+from registry_core.integrations.gitsync import PATH_RE, _prefix, git, repo_root
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
 PRODUCTION = "production"
 
@@ -41,7 +41,7 @@ def _changes(root: Path, prefix: str, base: str) -> list[tuple[str, str]]:
 
 def _base_catalog(root: Path, prefix: str, base: str, folder: Path):
     """The catalog as it was at ``base``, extracted with git archive; None if it did not exist."""
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
     archive = subprocess.run(["git", "archive", "--format=tar", base, "--", prefix or "."], cwd=root,
                              capture_output=True, check=False)
@@ -62,7 +62,7 @@ def _headline(catalog: Catalog, model: str, version: int) -> dict[tuple, float]:
 
 
 def _gates(catalog: Catalog, model: str, version: int) -> dict[str, list[dict]]:
-    from .lifecycle import policy_for
+    from registry_core.lifecycle.actions import policy_for
 
     out = {}
     for stage in catalog.settings.stage_names:

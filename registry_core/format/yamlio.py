@@ -27,7 +27,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, ScalarNode
 from yaml.resolver import Resolver
 
-from .errors import InvalidInput
+from registry_core.errors import InvalidInput
 
 try:
     from yaml.cyaml import CParser as _CParser

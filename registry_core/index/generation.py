@@ -49,9 +49,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import db, extract, scan, yamlrows
-from .atomic import write_replace
-from .derive import (
+from registry_core.errors import InvalidInput
+from registry_core.format.layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
+from registry_core.format.settings import Settings, parse_settings
+from registry_core.format.yamlio import load_file
+from registry_core.index import db, extract, scan, yamlrows
+from registry_core.index.derive import (
     DERIVED,
     FULL_HEADLINE_FROM,
     HEADLINE_BUCKETS,
@@ -61,11 +64,8 @@ from .derive import (
     headline_file,
     split_headline,
 )
-from .errors import InvalidInput
-from .layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
-from .settings import Settings, parse_settings
-from .tables import SCHEMAS
-from .yamlio import load_file
+from registry_core.index.tables import SCHEMAS
+from registry_core.store.atomic import write_replace
 
 INDEX_FORMAT = 6
 MAX_BATCHES = 6
@@ -748,7 +748,7 @@ class Views:
 
     def _ensure(self) -> None:
         """Create the schema unless it exists (again, if it was dropped as one of the oldest)."""
-        from .views import create_views
+        from registry_core.index.views import create_views
 
         with _SCHEMAS_LOCK:
             if self.schema in _SCHEMAS:

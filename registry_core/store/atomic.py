@@ -13,7 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .errors import Conflict
+from registry_core.errors import Conflict
 
 TMP_PREFIX = ".tmp-"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .names import check_name, check_version
+from registry_core.format.names import check_name, check_version
 
 REGISTRY_FILE = "registry.yaml"
 CACHE_DIR = ".modelreg"

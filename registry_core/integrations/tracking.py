@@ -32,10 +32,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .catalog import Catalog
-from .errors import InvalidInput
-from .names import check_name, parse_ref
-from .yamlio import iso
+from registry_core.catalog import Catalog
+from registry_core.errors import InvalidInput
+from registry_core.format.names import check_name, parse_ref
+from registry_core.format.yamlio import iso
 
 Number = int | float
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .events import Request
-from .settings import ARCHIVED, NONE_STAGE, Policy, Settings
+from registry_core.format.settings import ARCHIVED, NONE_STAGE, Policy, Settings
+from registry_core.lifecycle.events import Request
 
 
 @dataclass(frozen=True)

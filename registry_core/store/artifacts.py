@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import TMP_PREFIX
-from .errors import InvalidInput
-from .manifests import safe_relative
+from registry_core.errors import InvalidInput
+from registry_core.format.manifests import safe_relative
+from registry_core.store.atomic import TMP_PREFIX
 
 CHUNK = 1 << 20
 

@@ -13,19 +13,27 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .artifacts import verify_entries
-from .atomic import write_once
-from .errors import Conflict, InvalidInput, NotFound, PolicyRefused
-from .events import Event, ModelState, new_id, now
-from .gates import GateResult, Headline, evaluate
-from .locking import model_lock
-from .names import check_alias, check_name
-from .policy import Decision, from_rule, may_answer, may_approve, may_request, may_set_alias, target_stage
-from .settings import Policy, parse_policies
-from .yamlio import dumps
+from registry_core.errors import Conflict, InvalidInput, NotFound, PolicyRefused
+from registry_core.format.names import check_alias, check_name
+from registry_core.format.settings import Policy, parse_policies
+from registry_core.format.yamlio import dumps
+from registry_core.lifecycle.events import Event, ModelState, new_id, now
+from registry_core.lifecycle.gates import GateResult, Headline, evaluate
+from registry_core.lifecycle.policy import (
+    Decision,
+    from_rule,
+    may_answer,
+    may_approve,
+    may_request,
+    may_set_alias,
+    target_stage,
+)
+from registry_core.store.artifacts import verify_entries
+from registry_core.store.atomic import write_once
+from registry_core.store.locking import model_lock
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
 
 @dataclass

@@ -16,12 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import db
-from .errors import InvalidInput
-from .layout import METRICS_DIR, MODELS_DIR, VERSIONS_DIR
-from .metrics import conform, read_table_file
-from .scan import FileInfo
-from .tables import Problem
+from registry_core.errors import InvalidInput
+from registry_core.format.layout import METRICS_DIR, MODELS_DIR, VERSIONS_DIR
+from registry_core.format.metrics import conform, read_table_file
+from registry_core.index import db
+from registry_core.index.scan import FileInfo
+from registry_core.index.tables import Problem
 
 
 def _bulk(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> pa.Table:

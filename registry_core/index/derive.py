@@ -15,10 +15,10 @@ import zlib
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import db
-from .errors import InvalidInput
-from .events import Event, replay
-from .settings import Settings, parse_policies
+from registry_core.errors import InvalidInput
+from registry_core.format.settings import Settings, parse_policies
+from registry_core.index import db
+from registry_core.lifecycle.events import Event, replay
 
 #: the headline value of each (model, version, metric, dataset, slice): a row without a step first, then the
 #: latest timestamp, then the highest step (rows without one last), then the last file, then the highest

@@ -22,12 +22,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from .errors import InvalidInput
-from .events import parse_event
-from .manifests import check_manifest, check_model_file
-from .scan import FileInfo, Listing
-from .tables import SCHEMAS, Problem
-from .yamlio import load_file, parse_time
+from registry_core.errors import InvalidInput
+from registry_core.format.manifests import check_manifest, check_model_file
+from registry_core.format.yamlio import load_file, parse_time
+from registry_core.index.scan import FileInfo, Listing
+from registry_core.index.tables import SCHEMAS, Problem
+from registry_core.lifecycle.events import parse_event
 
 #: YAML files to read before a build uses worker processes (below it, starting them costs more than it saves)
 PARALLEL_FROM = 1500
@@ -286,7 +286,7 @@ class Feed:
         self.workers = []
 
 
-_WORKER = "from registry_core.yamlrows import worker; worker()"
+_WORKER = "from registry_core.index.yamlrows import worker; worker()"
 
 
 class _NoPandas(importlib.abc.MetaPathFinder):

@@ -24,16 +24,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import gitsync, lifecycle
-from .artifacts import sha256_file
-from .atomic import write_once
-from .errors import CatalogError, Conflict, InvalidInput, NotFound
-from .names import check_alias
-from .settings import NONE_STAGE
-from .yamlio import dumps
+from registry_core.errors import CatalogError, Conflict, InvalidInput, NotFound
+from registry_core.format.names import check_alias
+from registry_core.format.settings import NONE_STAGE
+from registry_core.format.yamlio import dumps
+from registry_core.integrations import gitsync
+from registry_core.lifecycle import actions as lifecycle
+from registry_core.store.artifacts import sha256_file
+from registry_core.store.atomic import write_once
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
 REASON = "imported from MLflow"
 TAG = "imported_from"

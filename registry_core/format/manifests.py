@@ -11,11 +11,11 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from .errors import InvalidInput
-from .layout import MODEL_FILE
-from .names import parse_ref
-from .settings import parse_policies
-from .yamlio import parse_time
+from registry_core.errors import InvalidInput
+from registry_core.format.layout import MODEL_FILE
+from registry_core.format.names import parse_ref
+from registry_core.format.settings import parse_policies
+from registry_core.format.yamlio import parse_time
 
 MANIFEST_KEYS = {
     "model", "version", "created_at", "created_by", "description", "framework", "task",

@@ -22,8 +22,7 @@ from pathlib import Path
 from stat import S_ISDIR
 from typing import NamedTuple
 
-from .atomic import is_temporary
-from .layout import (
+from registry_core.format.layout import (
     ARTIFACTS_DIR,
     CACHE_DIR,
     EVENTS_DIR,
@@ -34,7 +33,8 @@ from .layout import (
     REGISTRY_FILE,
     VERSIONS_DIR,
 )
-from .names import MAX_VERSION, is_name
+from registry_core.format.names import MAX_VERSION, is_name
+from registry_core.store.atomic import is_temporary
 
 Problem = tuple[str, str, str]  # (path, severity, message)
 #: a stored ctime that must not be trusted (it was in the same clock tick as the scan): always re-check

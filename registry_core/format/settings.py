@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
-from .names import check_name
+from registry_core.errors import InvalidInput
+from registry_core.format.names import check_name
 
 DEFAULT_STAGES: list[dict[str, Any]] = [
     {"name": "staging"},

@@ -15,13 +15,13 @@ import secrets
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from .artifacts import CHUNK
-from .atomic import TMP_PREFIX
-from .errors import CatalogError, InvalidInput
-from .manifests import safe_relative
+from registry_core.errors import CatalogError, InvalidInput
+from registry_core.format.manifests import safe_relative
+from registry_core.store.artifacts import CHUNK
+from registry_core.store.atomic import TMP_PREFIX
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
 
 def _target(folder: Path, rel: str) -> Path:

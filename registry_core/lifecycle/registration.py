@@ -15,19 +15,19 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .artifacts import copy_in
-from .atomic import write_once
-from .errors import Conflict, InvalidInput
-from .events import now
-from .layout import Layout
-from .locking import model_lock
-from .manifests import check_manifest
-from .metrics import parse_metric_arg, read_input_file, to_parquet_bytes, to_table
-from .names import check_name, parse_ref
-from .yamlio import dumps, iso, load_file
+from registry_core.errors import Conflict, InvalidInput
+from registry_core.format.layout import Layout
+from registry_core.format.manifests import check_manifest
+from registry_core.format.metrics import parse_metric_arg, read_input_file, to_parquet_bytes, to_table
+from registry_core.format.names import check_name, parse_ref
+from registry_core.format.yamlio import dumps, iso, load_file
+from registry_core.lifecycle.events import now
+from registry_core.store.artifacts import copy_in
+from registry_core.store.atomic import write_once
+from registry_core.store.locking import model_lock
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
 REGISTRY_TEMPLATE = """\
 # modelreg catalog settings (format 1). Every key is optional; see docs/catalog-format.md.

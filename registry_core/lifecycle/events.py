@@ -15,10 +15,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidInput
-from .names import MAX_VERSION, NAME_RE
-from .settings import ARCHIVED, NONE_STAGE, Settings
-from .yamlio import iso, parse_time
+from registry_core.errors import InvalidInput
+from registry_core.format.names import MAX_VERSION, NAME_RE
+from registry_core.format.settings import ARCHIVED, NONE_STAGE, Settings
+from registry_core.format.yamlio import iso, parse_time
 
 ACTIONS = ("request", "approve", "reject", "cancel", "promote", "alias")
 EVENT_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}\Z")

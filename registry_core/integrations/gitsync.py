@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .atomic import is_temporary
-from .errors import CatalogError, Conflict, RegistryError
-from .yamlio import dumps, loads
+from registry_core.errors import CatalogError, Conflict, RegistryError
+from registry_core.format.yamlio import dumps, loads
+from registry_core.store.atomic import is_temporary
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from registry_core.catalog import Catalog
 
 ENV = "MODELREG_GIT_COMMIT"
 T = TypeVar("T")
@@ -187,7 +187,9 @@ def auto_commit_on(catalog: Catalog) -> bool:
         return True
     if env in ("0", "false", "no", "off"):
         return False
-    from .index import load_settings  # registry.yaml alone: no index refresh after every write
+    from registry_core.index.generation import (
+        load_settings,  # registry.yaml alone: no index refresh after every write
+    )
 
     return load_settings(catalog.layout)[0].git_auto_commit
 

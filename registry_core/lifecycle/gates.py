@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from .settings import Gate, Settings
+from registry_core.format.settings import Gate, Settings
 
 # (metric, dataset, slice) -> value
 Headline = dict[tuple[str, str | None, str | None], float]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .metrics import SCHEMA as METRIC_SCHEMA
+from registry_core.format.metrics import SCHEMA as METRIC_SCHEMA
 
 Problem = tuple[str, str, str]  # (path, severity, message)
 

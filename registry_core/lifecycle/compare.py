@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .settings import Settings
+from registry_core.format.settings import Settings
 
 
 @dataclass

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import InvalidInput
+from registry_core.errors import InvalidInput
 
 SCHEMA = pa.schema(
     [
