@@ -61,3 +61,32 @@ def test_python_snippet_of_the_readme(tmp_path: Path, monkeypatch) -> None:
     catalog = namespace["catalog"]
     assert namespace["created"]["version"] == 3
     assert catalog.resolve("churn@staging")["version"] == 3
+
+
+def test_ci_runs_the_readme_test_command_from_the_lock():
+    """CI calls exactly the README's test command, and that command installs from the lock file."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if line.endswith("python -m pytest"))
+    assert "-c requirements.lock" in command
+    ci = (root / ".ci" / "run").read_text().splitlines()
+    assert command in ci
+
+
+def test_lock_pins_every_declared_dependency():
+    """Every package pyproject.toml names (with all extras) has an exact version in requirements.lock."""
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        declared += extra
+    pinned = {}
+    for line in (root / "requirements.lock").read_text().splitlines():
+        match = re.match(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+        if match:
+            pinned[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    names = {re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.\-]+", d).group(0)).lower() for d in declared}
+    assert sorted(n for n in names if n not in pinned) == []
