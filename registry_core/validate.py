@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from registry_core.format.layout import EVENT_SUFFIX, build_path
 from registry_core.index.scan import scan
 from registry_core.store.artifacts import verify_entries
 from registry_core.store.atomic import is_temporary
@@ -33,7 +34,7 @@ def _event_problems(catalog: Catalog) -> list[dict]:
     request_ids = {(e["model"], e["id"]) for e in events if e["action"] == "request"}
     stages = set(catalog.settings.stage_names)
     for event in events:
-        path = f"models/{event['model']}/events/{event['id']}.yaml"
+        path = build_path("event", event["model"], file=event["id"] + EVENT_SUFFIX)
         if event["version"] is not None and not event["exists"]:
             problems.append({"path": path, "severity": "error",
                              "message": f"names {event['model']}@{event['version']}, which does not exist"})
@@ -58,7 +59,8 @@ def validate(catalog: Catalog) -> list[dict]:
     duplicates = catalog.sql("""SELECT model, version, metric, dataset, step, slice, count(*) AS n FROM metrics
                                 GROUP BY ALL HAVING count(*) > 1 AND step IS NOT NULL LIMIT 100""")
     for row in duplicates:
-        problems.append({"path": f"models/{row['model']}/versions/{row['version']}/metrics", "severity": "warning",
+        folder = catalog.layout.relative(catalog.layout.metrics(row["model"], row["version"]))
+        problems.append({"path": folder, "severity": "warning",
                          "message": f"{row['n']} rows for {row['metric']} step {row['step']}"})
     for row in catalog.sql("SELECT model, version, path, manifest FROM _versions"):
         manifest = json.loads(row["manifest"])
@@ -74,7 +76,8 @@ def validate(catalog: Catalog) -> list[dict]:
                 message = f"artifact {rel} is missing"
             else:
                 continue
-            problems.append({"path": f"{row['path']}/manifest.yaml", "severity": "error", "message": message})
+            problems.append({"path": build_path("manifest", row["model"], row["version"]), "severity": "error",
+                             "message": message})
     return sorted(problems, key=lambda p: (p["severity"] != "error", p["path"]))
 
 

@@ -303,7 +303,7 @@ def test_any_mix_of_tables_gives_what_conform_gives(tmp_path_factory, specs):
 def test_naive_timestamps_are_utc_whatever_the_local_time_zone(tmp_path):
     """As conform reads them; DuckDB would otherwise take them in the machine's zone (its default)."""
     infos = [write(tmp_path, "a", 1, "odd.parquet", pa.table(CONVERTED["naive timestamp"]))]
-    script = ("import sys, pathlib, pyarrow.parquet as pq; from registry_core import extract, scan\n"
+    script = ("import sys, pathlib, pyarrow.parquet as pq; from registry_core.index import extract, scan\n"
               "root = pathlib.Path(sys.argv[1])\n"
               "info = scan.FileInfo('models/a/versions/1/metrics/odd.parquet', 'metrics', 'a', 1, 0, 0)\n"
               "extract.write_metrics(root, [info], [], root / 'segment.parquet')\n"

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry_core.errors import InvalidInput
+from registry_core.format.layout import EVENT_SUFFIX, parse_path
 from registry_core.formats import plain
-from registry_core.integrations.gitsync import PATH_RE, _prefix, git, repo_root
+from registry_core.integrations.gitsync import _prefix, git, repo_root
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
@@ -85,22 +86,23 @@ def catalog_diff(catalog: Catalog, rev: str) -> dict[str, Any]:
     changes = _changes(root, prefix, base)
     new_versions, events, metrics_added, models_changed, rewritten = [], set(), [], [], []
     settings_changed = False
-    added_versions = {(m["model"], int(m["version"])) for s, p in changes if s == "A"
-                      for m in [PATH_RE.match(p)] if m and m["rest"] == "manifest.yaml"}
+    added_versions = {(f.model, f.version) for s, p in changes if s == "A"
+                      for f in [parse_path(p)] if f and f.kind == "manifest"}
     for status, path in sorted(changes):
-        match = PATH_RE.match(path)
-        if path == "registry.yaml":
+        found = parse_path(path)
+        kind = found.kind if found else None
+        if kind == "registry":
             settings_changed = True
-        elif path.startswith("models/") and path.endswith("/model.yaml") and path.count("/") == 2:
-            models_changed.append(path.split("/")[1])
-        elif not match:
+        elif kind == "model":
+            models_changed.append(found.model)
+        elif kind is None:
             continue
         elif status != "A":
             rewritten.append({"path": path, "change": "deleted" if status == "D" else "modified"})
-        elif match["event"]:
-            events.add(match["event"].removesuffix(".yaml"))
-        elif match["rest"].startswith("metrics/") and (match["model"], int(match["version"])) not in added_versions:
-            metrics_added.append({"ref": f"{match['model']}@{match['version']}", "path": path})
+        elif kind == "event":
+            events.add(found.file.removesuffix(EVENT_SUFFIX))
+        elif kind == "metrics" and (found.model, found.version) not in added_versions:
+            metrics_added.append({"ref": f"{found.model}@{found.version}", "path": path})
     settings = catalog.settings
     with tempfile.TemporaryDirectory(prefix="modelreg-diff-") as tmp:
         before = _base_catalog(root, prefix, base, Path(tmp))

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_core.errors import CatalogError, Conflict, RegistryError
+from registry_core.format.layout import build_path, parse_path
 from registry_core.format.yamlio import dumps, loads
 from registry_core.store.atomic import is_temporary
 
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 ENV = "MODELREG_GIT_COMMIT"
 T = TypeVar("T")
 ZERO = "0" * 40
-PATH_RE = re.compile(r"^models/(?P<model>[^/]+)/"
-                     r"(?:versions/(?P<version>\d+)/(?P<rest>.+)|events/(?P<event>[^/]+\.yaml))$")
 
 
 def git(cwd: Path, *args: str, env: dict | None = None, input_: str | None = None, check: bool = True) -> str:
@@ -94,25 +93,25 @@ def describe(catalog_root: Path, paths: list[str]) -> list[str]:
     lines: list[str] = []
     paths = [p for p in paths if (catalog_root / p).is_file()]  # deletions say nothing about what happened
     registered = set()
-    for rel in sorted(paths):
-        match = PATH_RE.match(rel)
-        if match and match["rest"] == "manifest.yaml":
-            registered.add((match["model"], match["version"]))
+    found = {rel: parse_path(rel) for rel in sorted(paths)}
+    for rel, path in found.items():
+        if path and path.kind == "manifest":
+            registered.add((path.model, path.version))
             data = _load(catalog_root / rel)
-            lines.append(f"Register {match['model']}@{match['version']} ({data.get('created_by', '?')})")
+            lines.append(f"Register {path.model}@{path.version} ({data.get('created_by', '?')})")
     logged = set()
-    for rel in sorted(paths):
-        match = PATH_RE.match(rel)
-        if match and match["event"]:
-            lines.append(_describe_event(match["model"], _load(catalog_root / rel)))
-        elif match and match["rest"].startswith("metrics/") and (match["model"], match["version"]) not in registered:
-            key = (match["model"], match["version"])
+    for rel, path in found.items():
+        kind = path.kind if path else None
+        if kind == "event":
+            lines.append(_describe_event(path.model, _load(catalog_root / rel)))
+        elif kind == "metrics" and (path.model, path.version) not in registered:
+            key = (path.model, path.version)
             if key not in logged:
                 logged.add(key)
-                lines.append(f"Log metrics for {match['model']}@{match['version']}")
-        elif rel.endswith("/model.yaml") and rel.count("/") == 2:
-            lines.append(f"Update model {rel.split('/')[1]}")
-        elif rel == "registry.yaml":
+                lines.append(f"Log metrics for {path.model}@{path.version}")
+        elif kind == "model":
+            lines.append(f"Update model {path.model}")
+        elif kind == "registry":
             lines.append("Update catalog settings")
     return lines
 
@@ -147,9 +146,8 @@ def _pending(catalog: Catalog, root: Path, prefix: str) -> list[str]:
         rel = path[len(prefix):]
         if is_temporary(PurePosixPath(rel).name) or rel.startswith(".modelreg/"):
             continue
-        match = PATH_RE.match(rel)
-        if match and match["version"] and not (catalog.root / f"models/{match['model']}/versions/"
-                                               f"{match['version']}/manifest.yaml").exists():
+        found = parse_path(rel)
+        if found and found.version is not None and not catalog.layout.manifest(found.model, found.version).exists():
             continue  # a version still being written: it exists once its manifest does
         paths.append(rel)
     return paths
@@ -234,9 +232,9 @@ def _tree_versions(root: Path, rev: str, prefix: str) -> dict[str, set[int]]:
     out = git(root, "ls-tree", "-r", "--name-only", "-z", rev, "--", f"{prefix}models")
     found: dict[str, set[int]] = {}
     for path in out.split("\0"):
-        match = PATH_RE.match(path[len(prefix):]) if path.startswith(prefix) else None
-        if match and match["rest"] == "manifest.yaml":
-            found.setdefault(match["model"], set()).add(int(match["version"]))
+        parsed = parse_path(path[len(prefix):]) if path.startswith(prefix) else None
+        if parsed and parsed.kind == "manifest":
+            found.setdefault(parsed.model, set()).add(parsed.version)
     return found
 
 
@@ -308,15 +306,14 @@ def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[in
                 mode, _, sha = meta.split()
                 if path in shared or not path.startswith(prefix):
                     continue
-                match = PATH_RE.match(path[len(prefix):])
-                if not match:
+                found = parse_path(path[len(prefix):])
+                if not found:
                     continue
-                model = match["model"]
+                model = found.model
                 new_path, new_sha = path, sha
-                if match["version"] and int(match["version"]) in plan.get(model, {}):
-                    number = plan[model][int(match["version"])]
-                    new_path = f"{prefix}models/{model}/versions/{number}/{match['rest']}"
-                kind = "manifest" if match["rest"] == "manifest.yaml" else "event" if match["event"] else None
+                if found.version is not None and found.version in plan.get(model, {}):
+                    new_path = prefix + build_path(found.kind, model, plan[model][found.version], found.file)
+                kind = found.kind if found.kind in ("manifest", "event") else None
                 if kind:
                     if (sha, path) not in blobs:
                         data = git_bytes(root, "cat-file", "blob", sha)
