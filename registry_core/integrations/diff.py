@@ -11,7 +11,6 @@ once, so an edited or deleted manifest, event or metric table is flagged for the
 from __future__ import annotations
 
 import io
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from registry_core.errors import InvalidInput
 from registry_core.format.layout import EVENT_SUFFIX, parse_path
 from registry_core.formats import plain
-from registry_core.integrations.gitsync import _prefix, git, repo_root
+from registry_core.integrations.git import catalog_prefix, git, repo_root, run
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
@@ -44,8 +43,7 @@ def _base_catalog(root: Path, prefix: str, base: str, folder: Path):
     """The catalog as it was at ``base``, extracted with git archive; None if it did not exist."""
     from registry_core.catalog import Catalog
 
-    archive = subprocess.run(["git", "archive", "--format=tar", base, "--", prefix or "."], cwd=root,
-                             capture_output=True, check=False)
+    archive = run(root, "archive", "--format=tar", base, "--", prefix or ".", binary=True)
     if archive.returncode != 0:
         return None
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
@@ -77,7 +75,7 @@ def _gates(catalog: Catalog, model: str, version: int) -> dict[str, list[dict]]:
 def catalog_diff(catalog: Catalog, rev: str) -> dict[str, Any]:
     """The catalog changes since ``rev`` (its merge base with HEAD) as plain data."""
     root = repo_root(catalog)
-    prefix = _prefix(catalog, root)
+    prefix = catalog_prefix(catalog, root)
     if not isinstance(rev, str) or not rev or rev.startswith("-"):
         raise InvalidInput(f"diff: {rev!r} is not a git revision")
     if not git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).strip():
