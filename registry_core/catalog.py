@@ -468,13 +468,13 @@ class Catalog:
 
     def gc(self, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths."""
-        from registry_core.validate import gc
+        from registry_core.gc import gc
 
         return gc(self, older_than_s, dry_run)
 
     @_one_refresh
     def verify(self, ref: str | None = None) -> list[dict]:
-        from registry_core.validate import verify
+        from registry_core.verify import verify
 
         return verify(self, ref)
 

@@ -1,4 +1,4 @@
-"""validate (every file against the spec), verify (artifact checksums) and gc (leftovers of crashes).
+"""validate: every file against the spec (``verify`` checks artifact checksums, ``gc`` removes leftovers).
 
 Per-file problems are found while indexing (so the dashboard shows the same
 list); this module adds the checks that need the whole catalog: events that
@@ -10,16 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry_core.format.layout import EVENT_SUFFIX, build_path
-from registry_core.index.scan import scan
-from registry_core.store.artifacts import verify_entries
-from registry_core.store.atomic import is_temporary
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
@@ -79,56 +72,3 @@ def validate(catalog: Catalog) -> list[dict]:
             problems.append({"path": build_path("manifest", row["model"], row["version"]), "severity": "error",
                              "message": message})
     return sorted(problems, key=lambda p: (p["severity"] != "error", p["path"]))
-
-
-def verify(catalog: Catalog, ref: str | None = None) -> list[dict]:
-    """Recompute artifact checksums of one version or all: [{ref, path, ok, message}]."""
-    if ref is not None:
-        found = catalog.resolve(ref)
-        rows = catalog.sql("SELECT model, version, path, manifest FROM _versions WHERE model = ? AND version = ?",
-                           [found["model"], found["version"]])
-    else:
-        rows = catalog.sql("SELECT model, version, path, manifest FROM _versions ORDER BY model, version")
-    results = []
-    for row in rows:
-        artifacts = json.loads(row["manifest"]).get("artifacts") or []
-        for check in verify_entries(catalog.root / row["path"], artifacts):
-            results.append({"ref": f"{row['model']}@{row['version']}", "path": check.path, "ok": check.ok,
-                            "message": check.message})
-    return results
-
-
-def gc(catalog: Catalog, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
-    """Remove what interrupted writes left behind, once it is older than ``older_than_s``.
-
-    Temporary files, and version folders without a manifest (a registration that never finished).
-    A younger leftover may belong to a writer still at work, so it is kept.
-    """
-    cutoff = time.time() - older_than_s
-    found = scan(catalog.root)
-    removed = []
-    for model, version in found.pending_versions:
-        folder = catalog.layout.version(model, version)
-        if _newest_mtime(folder) < cutoff:
-            removed.append(catalog.layout.relative(folder))
-            if not dry_run:
-                shutil.rmtree(folder, ignore_errors=True)
-    for dirpath, dirnames, filenames in os.walk(catalog.root):
-        if ".modelreg" in Path(dirpath).relative_to(catalog.root).parts[:1]:
-            dirnames[:] = []
-            continue
-        for name in filenames:
-            path = Path(dirpath) / name
-            if is_temporary(name) and path.lstat().st_mtime < cutoff:
-                removed.append(catalog.layout.relative(path))
-                if not dry_run:
-                    path.unlink(missing_ok=True)
-    return sorted(removed)
-
-
-def _newest_mtime(folder: Path) -> float:
-    newest = folder.lstat().st_mtime
-    for dirpath, _, filenames in os.walk(folder):
-        for name in filenames:
-            newest = max(newest, (Path(dirpath) / name).lstat().st_mtime)
-    return newest
