@@ -39,10 +39,11 @@ def _changes(root: Path, prefix: str, base: str) -> list[tuple[str, str]]:
     return [(s, p[len(prefix):]) for s, p in found if p.startswith(prefix) and "/.modelreg/" not in f"/{p}"]
 
 
-def _base_catalog(root: Path, prefix: str, base: str, folder: Path):
-    """The catalog as it was at ``base``, extracted with git archive; None if it did not exist."""
-    from registry_core.catalog import Catalog
+def _base_catalog(catalog: Catalog, root: Path, prefix: str, base: str, folder: Path):
+    """The catalog as it was at ``base``, extracted with git archive; None if it did not exist.
 
+    Opened with the class of the catalog being diffed (the facade sits above this layer).
+    """
     archive = run(root, "archive", "--format=tar", base, "--", prefix or ".", binary=True)
     if archive.returncode != 0:
         return None
@@ -51,7 +52,7 @@ def _base_catalog(root: Path, prefix: str, base: str, folder: Path):
     path = folder / prefix
     if not (path / "registry.yaml").exists() and not (path / "models").is_dir():
         return None
-    return Catalog(path, user="modelreg-diff")
+    return type(catalog)(path, user="modelreg-diff")
 
 
 def _headline(catalog: Catalog, model: str, version: int) -> dict[tuple, float]:
@@ -103,7 +104,7 @@ def catalog_diff(catalog: Catalog, rev: str) -> dict[str, Any]:
             metrics_added.append({"ref": f"{found.model}@{found.version}", "path": path})
     settings = catalog.settings
     with tempfile.TemporaryDirectory(prefix="modelreg-diff-") as tmp:
-        before = _base_catalog(root, prefix, base, Path(tmp))
+        before = _base_catalog(catalog, root, prefix, base, Path(tmp))
         for model, version in sorted(added_versions):
             rows = catalog.sql("SELECT created_by, description, stage FROM versions WHERE model = ? AND version = ?",
                                [model, version])
