@@ -1,4 +1,5 @@
-"""The Python API: ``Catalog(path)`` with one method per CLI command.
+"""The Python API: ``Catalog(path)`` with one method per CLI command, named like it (``modelreg show`` is
+``Catalog.show``, ``import-mlflow`` is ``import_mlflow``); tests/test_cli_api.py keeps them paired.
 
 Reads go through the DuckDB views of the index (refreshed from file stats on
 each read, so files written by other processes show up); writes go through
@@ -385,8 +386,16 @@ class Catalog:
         }
 
     @_one_refresh
-    def datasets(self) -> list[dict]:
-        """Every dataset named in some version's lineage: {name, refs, versions} (a dataset's impact starts here)."""
+    def datasets(self, name: str | None = None) -> list[dict]:
+        """Every dataset named in some version's lineage: {name, refs, versions} (a dataset's impact starts here).
+
+        With ``name``: the versions that used that dataset (``dataset_usage``); NotFound if none did.
+        """
+        if name is not None:
+            usage = self.dataset_usage(name)
+            if not usage:
+                raise NotFound(f"no version used dataset {name!r} (see 'modelreg datasets')")
+            return usage
         return self.sql("""SELECT name, list(DISTINCT ref ORDER BY ref) AS refs, count(DISTINCT (model, version))
                            AS versions FROM _lineage WHERE kind = 'dataset' GROUP BY name ORDER BY name""")
 
@@ -468,15 +477,56 @@ class Catalog:
 
     def gc(self, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths."""
-        from registry_core.validate import gc
+        from registry_core.gc import gc
 
         return gc(self, older_than_s, dry_run)
 
     @_one_refresh
     def verify(self, ref: str | None = None) -> list[dict]:
-        from registry_core.validate import verify
+        from registry_core.verify import verify
 
         return verify(self, ref)
+
+    # -- the CLI's other verbs, by their names ------------------------------------------------------
+    def show(self, ref: str) -> dict:
+        """``modelreg show``: everything about one version (``get``)."""
+        return self.get(ref)
+
+    def list(self, model: str | None = None) -> list[dict]:
+        """``modelreg list``: every model (``models``), or one model's versions (``versions``)."""
+        return self.models() if model is None else self.versions(model)
+
+    def sync(self, remote: str | None = None, push: bool = True) -> dict:
+        """``modelreg sync``: commit, pull with rebase (renumbering colliding local versions), push."""
+        from registry_core.integrations.gitsync import sync
+
+        return sync(self, remote=remote, push=push).to_dict()
+
+    def pull(self, ref: str, to: str | os.PathLike) -> list[dict]:
+        """``modelreg pull``: copy a version's artifacts into folder ``to``, verified by checksum."""
+        from registry_core.integrations.pull import pull
+
+        return pull(self, ref, to)
+
+    def card(self, ref: str) -> str:
+        """``modelreg card``: a Markdown model card (Hugging Face format) for a version."""
+        from registry_core.integrations.card import model_card
+
+        return model_card(self, ref)
+
+    def diff(self, rev: str) -> dict:
+        """``modelreg diff``: the catalog changes since git revision ``rev`` (its merge base with HEAD)."""
+        from registry_core.integrations.diff import catalog_diff
+
+        return catalog_diff(self, rev)
+
+    def import_mlflow(self, tracking_uri: str, models: list[str] | None = None, artifacts: str = "copy",
+                      dataset_prefixes: list[str] | None = None) -> list[dict]:
+        """``modelreg import-mlflow``: bring registered models, runs and stages in from an MLflow store."""
+        from registry_core.integrations.mlflow_import import import_mlflow
+
+        return import_mlflow(self, tracking_uri, models=models, artifacts=artifacts,
+                             dataset_prefixes=dataset_prefixes)
 
 
 def metric_key(row: dict) -> str:

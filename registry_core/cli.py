@@ -93,7 +93,7 @@ def cmd_log_metrics(args: argparse.Namespace, cat: Catalog) -> int:
 
 def cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
     if args.model:
-        rows = cat.versions(args.model)
+        rows = cat.list(args.model)
         if args.format == "json":
             out(formats.to_json(rows))
             return 0
@@ -101,7 +101,7 @@ def cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
         flat = [{**{k: v for k, v in r.items() if k != "metrics"}, **r.get("metrics", {})} for r in rows]
         out(formats.render(flat, args.format, ["version", "stage", "created_at", "created_by", *keys]))
         return 0
-    models = cat.models()
+    models = cat.list()
     if args.format == "json":
         out(formats.to_json(models))
         return 0
@@ -112,7 +112,7 @@ def cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
-    info = cat.get(args.ref)
+    info = cat.show(args.ref)
     if args.format == "json":
         out(formats.to_json(info))
         return 0
@@ -212,6 +212,34 @@ def cmd_promote(args: argparse.Namespace, cat: Catalog) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace, cat: Catalog) -> int:
+    plan = cat.plan(args.model, args.version, args.stage, force=args.force)
+    result = {"model": plan.model, "version": plan.version, "stage": plan.stage, "user": plan.user,
+              "current": plan.current, "action": plan.action, "needs_approval": plan.needs_approval,
+              "gates": [g.to_dict() for g in plan.gates],
+              "blockers": [{"kind": b.kind, "reason": b.reason} for b in plan.blockers]}
+    if args.format == "json":
+        out(formats.to_json(result))
+        return 0
+    out(_checklist(result["gates"]))
+    what = {"promote": "would promote", "request": f"would open a request ({plan.needs_approval} approval(s))"}
+    out(f"{plan.user}: {plan.model}@{plan.version} ({plan.current}) -> {plan.stage}: "
+        + what.get(plan.action, f"would be refused: {plan.reason}"))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace, cat: Catalog) -> int:
+    rows = cat.datasets(args.name)
+    if args.name is None:
+        columns = ["name", "versions", "refs"]
+        rows = [{**r, "refs": ", ".join(r["refs"])} for r in rows] if args.format != "json" else rows
+    else:
+        columns = ["model", "version", "dataset", "role", "stage", "deployed"]
+        rows = [{**r, "deployed": ", ".join(r["deployed"])} for r in rows] if args.format != "json" else rows
+    out(formats.render(rows, args.format, columns))
+    return 0
+
+
 def cmd_requests(args: argparse.Namespace, cat: Catalog) -> int:
     rows = cat.requests(args.model)
     out(formats.render(rows, args.format, ["id", "model", "version", "stage", "by", "at", "approvals", "needed",
@@ -297,18 +325,14 @@ def cmd_gc(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_import_mlflow(args: argparse.Namespace, cat: Catalog) -> int:
-    from registry_core.integrations.mlflow_import import import_mlflow
-
-    rows = import_mlflow(cat, args.tracking_uri, models=args.model, artifacts=args.artifacts,
-                         dataset_prefixes=args.dataset_prefix)
+    rows = cat.import_mlflow(args.tracking_uri, models=args.model, artifacts=args.artifacts,
+                             dataset_prefixes=args.dataset_prefix)
     out(formats.render(rows, args.format, ["mlflow", "ref", "action", "detail"]))
     return 0
 
 
 def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
-    from registry_core.integrations.gitsync import sync
-
-    result = sync(cat, remote=args.remote, push=not args.no_push).to_dict()
+    result = cat.sync(remote=args.remote, push=not args.no_push)
     if args.format == "json":
         out(formats.to_json(result))
         return 0
@@ -321,17 +345,13 @@ def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_pull(args: argparse.Namespace, cat: Catalog) -> int:
-    from registry_core.integrations.pull import pull
-
-    rows = pull(cat, args.ref, args.to)
+    rows = cat.pull(args.ref, args.to)
     out(formats.render(rows, args.format, ["path", "status", "sha256", "size", "target"]))
     return 0
 
 
 def cmd_card(args: argparse.Namespace, cat: Catalog) -> int:
-    from registry_core.integrations.card import model_card
-
-    text = model_card(cat, args.ref)
+    text = cat.card(args.ref)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -344,9 +364,9 @@ def cmd_card(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_diff(args: argparse.Namespace, cat: Catalog) -> int:
-    from registry_core.integrations.diff import catalog_diff, to_markdown
+    from registry_core.integrations.diff import to_markdown
 
-    result = catalog_diff(cat, args.rev)
+    result = cat.diff(args.rev)
     out(formats.to_json(result) if args.format == "json" else to_markdown(result))
     return 0
 
@@ -441,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", help="why (recorded in the event)")
     p.add_argument("--force", action="store_true", help="override gates and approvals (approvers only, needs --reason)")
 
+    p = command("plan", "what promoting would do now (gates, permissions, approvals), without writing", cmd_plan,
+                choices=("table", "json"))
+    p.add_argument("model", help="model name")
+    p.add_argument("version", help="version number")
+    p.add_argument("stage", help="target stage")
+    p.add_argument("--force", action="store_true", help="plan a forced promotion (approvers only)")
+
     p = command("requests", "pending requests", cmd_requests)
     p.add_argument("model", nargs="?", help="only this model")
 
@@ -466,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", help="version number")
     p.add_argument("name", help="alias name, e.g. champion")
     p.add_argument("--remove", action="store_true", help="remove the alias instead")
+
+    p = command("datasets", "datasets named in lineage, or the versions that used one (its impact)", cmd_datasets)
+    p.add_argument("name", nargs="?", help="only this dataset: the versions that used it, their stages")
 
     p = command("history", "the audit trail, newest first", cmd_history)
     p.add_argument("model", nargs="?", help="only this model")

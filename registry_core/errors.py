@@ -37,3 +37,22 @@ class PolicyRefused(RegistryError):
     def __init__(self, message: str, gates: list | None = None) -> None:
         super().__init__(message)
         self.gates = gates or []
+
+
+# What kind of "no" a refused decision is; the kind, never the message, picks the exception (and exit code).
+CONFLICT = "conflict"  # clashes with what is already there: exit 1
+POLICY = "policy"  # this user may not: exit 3
+GATE = "gate"  # a quality gate failed: exit 3
+MISSING = "missing"  # what the action needs does not exist: exit 1
+
+_REFUSALS: dict[str, type[RegistryError]] = {
+    CONFLICT: Conflict, POLICY: PolicyRefused, GATE: PolicyRefused, MISSING: NotFound,
+}
+
+
+def refusal(kind: str, message: str, gates: list | None = None) -> RegistryError:
+    """The error for a refused decision of this ``kind``; policy refusals start with "refused: "."""
+    error = _REFUSALS[kind]
+    if error is PolicyRefused:
+        return PolicyRefused(f"refused: {message}", gates)
+    return error(message)

@@ -1,4 +1,4 @@
-"""validate (every file against the spec), verify (artifact checksums) and gc (leftovers of crashes).
+"""validate: every file against the spec (``verify`` checks artifact checksums, ``gc`` removes leftovers).
 
 Per-file problems are found while indexing (so the dashboard shows the same
 list); this module adds the checks that need the whole catalog: events that
@@ -10,15 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry_core.index.scan import scan
-from registry_core.store.artifacts import verify_entries
-from registry_core.store.atomic import is_temporary
+from registry_core.format.layout import EVENT_SUFFIX, build_path
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
@@ -33,7 +27,7 @@ def _event_problems(catalog: Catalog) -> list[dict]:
     request_ids = {(e["model"], e["id"]) for e in events if e["action"] == "request"}
     stages = set(catalog.settings.stage_names)
     for event in events:
-        path = f"models/{event['model']}/events/{event['id']}.yaml"
+        path = build_path("event", event["model"], file=event["id"] + EVENT_SUFFIX)
         if event["version"] is not None and not event["exists"]:
             problems.append({"path": path, "severity": "error",
                              "message": f"names {event['model']}@{event['version']}, which does not exist"})
@@ -58,7 +52,8 @@ def validate(catalog: Catalog) -> list[dict]:
     duplicates = catalog.sql("""SELECT model, version, metric, dataset, step, slice, count(*) AS n FROM metrics
                                 GROUP BY ALL HAVING count(*) > 1 AND step IS NOT NULL LIMIT 100""")
     for row in duplicates:
-        problems.append({"path": f"models/{row['model']}/versions/{row['version']}/metrics", "severity": "warning",
+        folder = catalog.layout.relative(catalog.layout.metrics(row["model"], row["version"]))
+        problems.append({"path": folder, "severity": "warning",
                          "message": f"{row['n']} rows for {row['metric']} step {row['step']}"})
     for row in catalog.sql("SELECT model, version, path, manifest FROM _versions"):
         manifest = json.loads(row["manifest"])
@@ -74,58 +69,6 @@ def validate(catalog: Catalog) -> list[dict]:
                 message = f"artifact {rel} is missing"
             else:
                 continue
-            problems.append({"path": f"{row['path']}/manifest.yaml", "severity": "error", "message": message})
+            problems.append({"path": build_path("manifest", row["model"], row["version"]), "severity": "error",
+                             "message": message})
     return sorted(problems, key=lambda p: (p["severity"] != "error", p["path"]))
-
-
-def verify(catalog: Catalog, ref: str | None = None) -> list[dict]:
-    """Recompute artifact checksums of one version or all: [{ref, path, ok, message}]."""
-    if ref is not None:
-        found = catalog.resolve(ref)
-        rows = catalog.sql("SELECT model, version, path, manifest FROM _versions WHERE model = ? AND version = ?",
-                           [found["model"], found["version"]])
-    else:
-        rows = catalog.sql("SELECT model, version, path, manifest FROM _versions ORDER BY model, version")
-    results = []
-    for row in rows:
-        artifacts = json.loads(row["manifest"]).get("artifacts") or []
-        for check in verify_entries(catalog.root / row["path"], artifacts):
-            results.append({"ref": f"{row['model']}@{row['version']}", "path": check.path, "ok": check.ok,
-                            "message": check.message})
-    return results
-
-
-def gc(catalog: Catalog, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
-    """Remove what interrupted writes left behind, once it is older than ``older_than_s``.
-
-    Temporary files, and version folders without a manifest (a registration that never finished).
-    A younger leftover may belong to a writer still at work, so it is kept.
-    """
-    cutoff = time.time() - older_than_s
-    found = scan(catalog.root)
-    removed = []
-    for model, version in found.pending_versions:
-        folder = catalog.layout.version(model, version)
-        if _newest_mtime(folder) < cutoff:
-            removed.append(catalog.layout.relative(folder))
-            if not dry_run:
-                shutil.rmtree(folder, ignore_errors=True)
-    for dirpath, dirnames, filenames in os.walk(catalog.root):
-        if ".modelreg" in Path(dirpath).relative_to(catalog.root).parts[:1]:
-            dirnames[:] = []
-            continue
-        for name in filenames:
-            path = Path(dirpath) / name
-            if is_temporary(name) and path.lstat().st_mtime < cutoff:
-                removed.append(catalog.layout.relative(path))
-                if not dry_run:
-                    path.unlink(missing_ok=True)
-    return sorted(removed)
-
-
-def _newest_mtime(folder: Path) -> float:
-    newest = folder.lstat().st_mtime
-    for dirpath, _, filenames in os.walk(folder):
-        for name in filenames:
-            newest = max(newest, (Path(dirpath) / name).lstat().st_mtime)
-    return newest

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from registry_core.errors import InvalidInput
+from registry_core.format.layout import Layout
 from registry_core.format.names import check_name
+from registry_core.format.yamlio import load_file
 
 DEFAULT_STAGES: list[dict[str, Any]] = [
     {"name": "staging"},
@@ -288,3 +290,22 @@ def default_user(explicit: str | None = None) -> str:
 def find_catalog(explicit: str | os.PathLike | None = None) -> Path:
     """The catalog folder: explicit, else $MODELREG_CATALOG, else ./catalog."""
     return Path(explicit or os.environ.get("MODELREG_CATALOG") or "catalog")
+
+
+def load_settings(layout: Layout) -> tuple[Settings, list[tuple[str, str, str]]]:
+    """registry.yaml parsed, or the defaults plus a problem if it is missing or broken.
+
+    A registry.yaml that is a symbolic link is never followed: defaults apply and lifecycle writes are refused.
+    """
+    if layout.registry.is_symlink():
+        return Settings(), [(layout.registry.name, "error", "is a symbolic link, never followed "
+                                                            "(defaults in use; lifecycle writes are refused)")]
+    if not layout.registry.exists():
+        return Settings(), []
+    try:
+        settings = parse_settings(load_file(layout.registry), layout.registry.name)
+    except InvalidInput as exc:
+        message = str(exc).removeprefix(f"{layout.registry}: ").removeprefix(f"{layout.registry.name}: ")
+        note = " (defaults in use; lifecycle writes are refused)"
+        return Settings(), [(layout.registry.name, "error", message + note)]
+    return settings, [(layout.registry.name, "warning", w.split(": ", 1)[-1]) for w in settings.warnings]

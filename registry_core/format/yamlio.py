@@ -28,6 +28,7 @@ from yaml.nodes import MappingNode, ScalarNode
 from yaml.resolver import Resolver
 
 from registry_core.errors import InvalidInput
+from registry_core.format import fastpaths
 
 try:
     from yaml.cyaml import CParser as _CParser
@@ -243,7 +244,7 @@ def loads(data: bytes, path: Path) -> Any:
         raise InvalidInput(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
         _check_depth(text, path)
-        fast = _fast_load(text)
+        fast = _fast_load(text) if fastpaths.enabled() else None  # MODELREG_PLAIN=1: the stock loader only
         tree = fast[0] if fast else yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from registry_core.errors import InvalidInput
-from registry_core.format.layout import METRICS_DIR, MODELS_DIR, VERSIONS_DIR
+from registry_core.format.layout import metric_part_sql, metric_source_sql
 from registry_core.format.metrics import conform, read_table_file
 from registry_core.index import db
 from registry_core.index.scan import FileInfo
@@ -167,10 +167,9 @@ def _schemas(root: Path, infos: list[FileInfo]) -> list[tuple[str | None, str | 
 def _copied(n: int, selection: str) -> str:
     """The query of one group of tables read by ``selection`` (paths in ``$g{n}``), in the segment's
     columns: model, version and source come from each row's file name (models/M/versions/V/metrics/F)."""
-    return (f"SELECT split_part(filename, '/', -5) AS model, split_part(filename, '/', -3)::BIGINT AS version, "
-            f"{selection}, concat_ws('/', '{MODELS_DIR}', split_part(filename, '/', -5), '{VERSIONS_DIR}', "
-            f"split_part(filename, '/', -3), '{METRICS_DIR}', parse_filename(filename)) AS _source "
-            f"FROM read_parquet($g{n}, filename = true)")
+    return (f"SELECT {metric_part_sql('filename', 'model')} AS model, "
+            f"{metric_part_sql('filename', 'version')}::BIGINT AS version, "
+            f"{selection}, {metric_source_sql('filename')} AS _source FROM read_parquet($g{n}, filename = true)")
 
 
 def _guesses(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> dict[str, list[FileInfo]]:

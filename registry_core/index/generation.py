@@ -49,10 +49,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from registry_core.errors import InvalidInput
 from registry_core.format.layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
-from registry_core.format.settings import Settings, parse_settings
-from registry_core.format.yamlio import load_file
+from registry_core.format.settings import Settings, load_settings
 from registry_core.index import db, extract, scan, yamlrows
 from registry_core.index.derive import (
     DERIVED,
@@ -79,25 +77,6 @@ LAYOUT = {
     "events": (["model", "id"], 10_000), "file_problems": (["path"], 10_000),
     "metrics": (["model", "version"], 20_000),
 }
-
-
-def load_settings(layout: Layout) -> tuple[Settings, list[tuple[str, str, str]]]:
-    """registry.yaml parsed, or the defaults plus a problem if it is missing or broken.
-
-    A registry.yaml that is a symbolic link is never followed: defaults apply and lifecycle writes are refused.
-    """
-    if layout.registry.is_symlink():
-        return Settings(), [(layout.registry.name, "error", "is a symbolic link, never followed "
-                                                            "(defaults in use; lifecycle writes are refused)")]
-    if not layout.registry.exists():
-        return Settings(), []
-    try:
-        settings = parse_settings(load_file(layout.registry), layout.registry.name)
-    except InvalidInput as exc:
-        message = str(exc).removeprefix(f"{layout.registry}: ").removeprefix(f"{layout.registry.name}: ")
-        note = " (defaults in use; lifecycle writes are refused)"
-        return Settings(), [(layout.registry.name, "error", message + note)]
-    return settings, [(layout.registry.name, "warning", w.split(": ", 1)[-1]) for w in settings.warnings]
 
 
 @dataclass

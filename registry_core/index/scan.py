@@ -32,6 +32,7 @@ from registry_core.format.layout import (
     MODELS_DIR,
     REGISTRY_FILE,
     VERSIONS_DIR,
+    parse_path,
 )
 from registry_core.format.names import MAX_VERSION, is_name
 from registry_core.store.atomic import is_temporary
@@ -89,16 +90,9 @@ class ScanResult:
 
 
 def classify(rel: str) -> tuple[str, str | None, int | None]:
-    """(kind, model, version) of an indexed file from its catalog-relative path."""
-    parts = rel.split("/")
-    if len(parts) == 1:
-        return "registry", None, None
-    if len(parts) == 3:
-        return "model", parts[1], None
-    if parts[2] == EVENTS_DIR:
-        return "event", parts[1], None
-    kind = "manifest" if len(parts) == 5 else "metrics"
-    return kind, parts[1], int(parts[3])
+    """(kind, model, version) of an indexed file from its catalog-relative path (``layout.parse_path``)."""
+    kind, model, version, _ = parse_path(rel)
+    return kind, model, version
 
 
 def _join(rel: str, name: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from registry_core.errors import InvalidInput
+from registry_core.format import fastpaths
 from registry_core.format.manifests import check_manifest, check_model_file
 from registry_core.format.yamlio import load_file, parse_time
 from registry_core.index.scan import FileInfo, Listing
@@ -247,7 +248,7 @@ class Feed:
         # one core stays with the caller (the walk, then the metric copy): on 2 cores, 2 workers made a
         # first build of 10,000 versions ~0.5 s slower than 1
         count = min((os.cpu_count() or 1) - 1, 3)
-        if not self.workers and len(self.found) >= PARALLEL_FROM and count >= 1:
+        if not self.workers and len(self.found) >= PARALLEL_FROM and count >= 1 and fastpaths.enabled():
             package = str(Path(__file__).resolve().parent.parent)
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([package, os.environ.get("PYTHONPATH", "")])}
             try:

@@ -11,15 +11,15 @@ once, so an edited or deleted manifest, event or metric table is flagged for the
 from __future__ import annotations
 
 import io
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry_core.errors import InvalidInput
+from registry_core.format.layout import EVENT_SUFFIX, parse_path
 from registry_core.formats import plain
-from registry_core.integrations.gitsync import PATH_RE, _prefix, git, repo_root
+from registry_core.integrations.git import catalog_prefix, git, repo_root, run
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
@@ -39,12 +39,12 @@ def _changes(root: Path, prefix: str, base: str) -> list[tuple[str, str]]:
     return [(s, p[len(prefix):]) for s, p in found if p.startswith(prefix) and "/.modelreg/" not in f"/{p}"]
 
 
-def _base_catalog(root: Path, prefix: str, base: str, folder: Path):
-    """The catalog as it was at ``base``, extracted with git archive; None if it did not exist."""
-    from registry_core.catalog import Catalog
+def _base_catalog(catalog: Catalog, root: Path, prefix: str, base: str, folder: Path):
+    """The catalog as it was at ``base``, extracted with git archive; None if it did not exist.
 
-    archive = subprocess.run(["git", "archive", "--format=tar", base, "--", prefix or "."], cwd=root,
-                             capture_output=True, check=False)
+    Opened with the class of the catalog being diffed (the facade sits above this layer).
+    """
+    archive = run(root, "archive", "--format=tar", base, "--", prefix or ".", binary=True)
     if archive.returncode != 0:
         return None
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
@@ -52,7 +52,7 @@ def _base_catalog(root: Path, prefix: str, base: str, folder: Path):
     path = folder / prefix
     if not (path / "registry.yaml").exists() and not (path / "models").is_dir():
         return None
-    return Catalog(path, user="modelreg-diff")
+    return type(catalog)(path, user="modelreg-diff")
 
 
 def _headline(catalog: Catalog, model: str, version: int) -> dict[tuple, float]:
@@ -76,7 +76,7 @@ def _gates(catalog: Catalog, model: str, version: int) -> dict[str, list[dict]]:
 def catalog_diff(catalog: Catalog, rev: str) -> dict[str, Any]:
     """The catalog changes since ``rev`` (its merge base with HEAD) as plain data."""
     root = repo_root(catalog)
-    prefix = _prefix(catalog, root)
+    prefix = catalog_prefix(catalog, root)
     if not isinstance(rev, str) or not rev or rev.startswith("-"):
         raise InvalidInput(f"diff: {rev!r} is not a git revision")
     if not git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).strip():
@@ -85,25 +85,26 @@ def catalog_diff(catalog: Catalog, rev: str) -> dict[str, Any]:
     changes = _changes(root, prefix, base)
     new_versions, events, metrics_added, models_changed, rewritten = [], set(), [], [], []
     settings_changed = False
-    added_versions = {(m["model"], int(m["version"])) for s, p in changes if s == "A"
-                      for m in [PATH_RE.match(p)] if m and m["rest"] == "manifest.yaml"}
+    added_versions = {(f.model, f.version) for s, p in changes if s == "A"
+                      for f in [parse_path(p)] if f and f.kind == "manifest"}
     for status, path in sorted(changes):
-        match = PATH_RE.match(path)
-        if path == "registry.yaml":
+        found = parse_path(path)
+        kind = found.kind if found else None
+        if kind == "registry":
             settings_changed = True
-        elif path.startswith("models/") and path.endswith("/model.yaml") and path.count("/") == 2:
-            models_changed.append(path.split("/")[1])
-        elif not match:
+        elif kind == "model":
+            models_changed.append(found.model)
+        elif kind is None:
             continue
         elif status != "A":
             rewritten.append({"path": path, "change": "deleted" if status == "D" else "modified"})
-        elif match["event"]:
-            events.add(match["event"].removesuffix(".yaml"))
-        elif match["rest"].startswith("metrics/") and (match["model"], int(match["version"])) not in added_versions:
-            metrics_added.append({"ref": f"{match['model']}@{match['version']}", "path": path})
+        elif kind == "event":
+            events.add(found.file.removesuffix(EVENT_SUFFIX))
+        elif kind == "metrics" and (found.model, found.version) not in added_versions:
+            metrics_added.append({"ref": f"{found.model}@{found.version}", "path": path})
     settings = catalog.settings
     with tempfile.TemporaryDirectory(prefix="modelreg-diff-") as tmp:
-        before = _base_catalog(root, prefix, base, Path(tmp))
+        before = _base_catalog(catalog, root, prefix, base, Path(tmp))
         for model, version in sorted(added_versions):
             rows = catalog.sql("SELECT created_by, description, stage FROM versions WHERE model = ? AND version = ?",
                                [model, version])

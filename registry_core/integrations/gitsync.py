@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -28,7 +27,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_core.errors import CatalogError, Conflict, RegistryError
+from registry_core.format.layout import build_path, parse_path
+from registry_core.format.settings import load_settings
 from registry_core.format.yamlio import dumps, loads
+from registry_core.integrations.git import catalog_prefix, git, git_bytes, hash_blob, repo_root, run
 from registry_core.store.atomic import is_temporary
 
 if TYPE_CHECKING:
@@ -37,34 +39,6 @@ if TYPE_CHECKING:
 ENV = "MODELREG_GIT_COMMIT"
 T = TypeVar("T")
 ZERO = "0" * 40
-PATH_RE = re.compile(r"^models/(?P<model>[^/]+)/"
-                     r"(?:versions/(?P<version>\d+)/(?P<rest>.+)|events/(?P<event>[^/]+\.yaml))$")
-
-
-def git(cwd: Path, *args: str, env: dict | None = None, input_: str | None = None, check: bool = True) -> str:
-    """Run git in ``cwd``; a failure becomes a CatalogError quoting git's own first line."""
-    try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input_,
-                              env={**os.environ, **(env or {})}, timeout=300, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise CatalogError(f"git {args[0]}: {exc}") from None
-    if check and done.returncode != 0:
-        message = (done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}").splitlines()
-        raise CatalogError(f"git {args[0]} failed in {cwd}: {message[-1] if message else ''}")
-    return done.stdout
-
-
-def repo_root(catalog: Catalog) -> Path:
-    done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=catalog.root, capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        raise CatalogError(f"{catalog.root} is not inside a git repository (git init, or clone one)")
-    return Path(done.stdout.strip())
-
-
-def _prefix(catalog: Catalog, root: Path) -> str:
-    rel = catalog.root.resolve().relative_to(root.resolve()).as_posix()
-    return "" if rel == "." else rel + "/"
 
 
 # -- describing changes -------------------------------------------------------------------------------
@@ -94,25 +68,25 @@ def describe(catalog_root: Path, paths: list[str]) -> list[str]:
     lines: list[str] = []
     paths = [p for p in paths if (catalog_root / p).is_file()]  # deletions say nothing about what happened
     registered = set()
-    for rel in sorted(paths):
-        match = PATH_RE.match(rel)
-        if match and match["rest"] == "manifest.yaml":
-            registered.add((match["model"], match["version"]))
+    found = {rel: parse_path(rel) for rel in sorted(paths)}
+    for rel, path in found.items():
+        if path and path.kind == "manifest":
+            registered.add((path.model, path.version))
             data = _load(catalog_root / rel)
-            lines.append(f"Register {match['model']}@{match['version']} ({data.get('created_by', '?')})")
+            lines.append(f"Register {path.model}@{path.version} ({data.get('created_by', '?')})")
     logged = set()
-    for rel in sorted(paths):
-        match = PATH_RE.match(rel)
-        if match and match["event"]:
-            lines.append(_describe_event(match["model"], _load(catalog_root / rel)))
-        elif match and match["rest"].startswith("metrics/") and (match["model"], match["version"]) not in registered:
-            key = (match["model"], match["version"])
+    for rel, path in found.items():
+        kind = path.kind if path else None
+        if kind == "event":
+            lines.append(_describe_event(path.model, _load(catalog_root / rel)))
+        elif kind == "metrics" and (path.model, path.version) not in registered:
+            key = (path.model, path.version)
             if key not in logged:
                 logged.add(key)
-                lines.append(f"Log metrics for {match['model']}@{match['version']}")
-        elif rel.endswith("/model.yaml") and rel.count("/") == 2:
-            lines.append(f"Update model {rel.split('/')[1]}")
-        elif rel == "registry.yaml":
+                lines.append(f"Log metrics for {path.model}@{path.version}")
+        elif kind == "model":
+            lines.append(f"Update model {path.model}")
+        elif kind == "registry":
             lines.append("Update catalog settings")
     return lines
 
@@ -147,9 +121,8 @@ def _pending(catalog: Catalog, root: Path, prefix: str) -> list[str]:
         rel = path[len(prefix):]
         if is_temporary(PurePosixPath(rel).name) or rel.startswith(".modelreg/"):
             continue
-        match = PATH_RE.match(rel)
-        if match and match["version"] and not (catalog.root / f"models/{match['model']}/versions/"
-                                               f"{match['version']}/manifest.yaml").exists():
+        found = parse_path(rel)
+        if found and found.version is not None and not catalog.layout.manifest(found.model, found.version).exists():
             continue  # a version still being written: it exists once its manifest does
         paths.append(rel)
     return paths
@@ -158,7 +131,7 @@ def _pending(catalog: Catalog, root: Path, prefix: str) -> list[str]:
 def commit_pending(catalog: Catalog) -> str | None:
     """Commit the catalog's new and changed files with a message saying what happened; None if nothing."""
     root = repo_root(catalog)
-    prefix = _prefix(catalog, root)
+    prefix = catalog_prefix(catalog, root)
     paths = _pending(catalog, root, prefix)
     if not paths:
         return None
@@ -167,11 +140,9 @@ def commit_pending(catalog: Catalog) -> str | None:
     listed = "\0".join(prefix + p for p in paths)
     spec = ["--pathspec-from-file=-", "--pathspec-file-nul"]
     for _ in range(20):  # another writer's commit may hold .git/index.lock for a moment
-        done = subprocess.run(["git", "add", "-A", *spec], cwd=root, input=listed, capture_output=True, text=True,
-                              check=False)
+        done = run(root, "add", "-A", *spec, input_=listed)
         if done.returncode == 0:
-            done = subprocess.run(["git", "commit", "-q", "-m", text, *spec], cwd=root, input=listed,
-                                  capture_output=True, text=True, check=False)
+            done = run(root, "commit", "-q", "-m", text, *spec, input_=listed)
         if done.returncode == 0:
             return git(root, "rev-parse", "HEAD").strip()
         if "index.lock" not in done.stderr:
@@ -187,11 +158,7 @@ def auto_commit_on(catalog: Catalog) -> bool:
         return True
     if env in ("0", "false", "no", "off"):
         return False
-    from registry_core.index.generation import (
-        load_settings,  # registry.yaml alone: no index refresh after every write
-    )
-
-    return load_settings(catalog.layout)[0].git_auto_commit
+    return load_settings(catalog.layout)[0].git_auto_commit  # registry.yaml alone: no index refresh per write
 
 
 def after_write(catalog: Catalog) -> None:
@@ -234,9 +201,9 @@ def _tree_versions(root: Path, rev: str, prefix: str) -> dict[str, set[int]]:
     out = git(root, "ls-tree", "-r", "--name-only", "-z", rev, "--", f"{prefix}models")
     found: dict[str, set[int]] = {}
     for path in out.split("\0"):
-        match = PATH_RE.match(path[len(prefix):]) if path.startswith(prefix) else None
-        if match and match["rest"] == "manifest.yaml":
-            found.setdefault(match["model"], set()).add(int(match["version"]))
+        parsed = parse_path(path[len(prefix):]) if path.startswith(prefix) else None
+        if parsed and parsed.kind == "manifest":
+            found.setdefault(parsed.model, set()).add(parsed.version)
     return found
 
 
@@ -308,15 +275,14 @@ def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[in
                 mode, _, sha = meta.split()
                 if path in shared or not path.startswith(prefix):
                     continue
-                match = PATH_RE.match(path[len(prefix):])
-                if not match:
+                found = parse_path(path[len(prefix):])
+                if not found:
                     continue
-                model = match["model"]
+                model = found.model
                 new_path, new_sha = path, sha
-                if match["version"] and int(match["version"]) in plan.get(model, {}):
-                    number = plan[model][int(match["version"])]
-                    new_path = f"{prefix}models/{model}/versions/{number}/{match['rest']}"
-                kind = "manifest" if match["rest"] == "manifest.yaml" else "event" if match["event"] else None
+                if found.version is not None and found.version in plan.get(model, {}):
+                    new_path = prefix + build_path(found.kind, model, plan[model][found.version], found.file)
+                kind = found.kind if found.kind in ("manifest", "event") else None
                 if kind:
                     if (sha, path) not in blobs:
                         data = git_bytes(root, "cat-file", "blob", sha)
@@ -340,15 +306,6 @@ def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[in
     return parent
 
 
-def git_bytes(root: Path, *args: str) -> bytes:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=True).stdout
-
-
-def hash_blob(root: Path, data: bytes) -> str:
-    return subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=root, input=data, capture_output=True,
-                          check=True).stdout.decode().strip()
-
-
 def _upstream(root: Path, remote: str | None) -> tuple[str, str, str]:
     """(remote, remote branch, local branch) of the current branch."""
     branch = git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
@@ -362,7 +319,7 @@ def _upstream(root: Path, remote: str | None) -> tuple[str, str, str]:
 def sync(catalog: Catalog, remote: str | None = None, push: bool = True, attempts: int = 5) -> SyncResult:
     """Commit pending catalog files, pull with rebase (renumbering colliding local versions), push."""
     root = repo_root(catalog)
-    prefix = _prefix(catalog, root)
+    prefix = catalog_prefix(catalog, root)
     result = SyncResult(committed=commit_pending(catalog))
     remote, remote_branch, branch = _upstream(root, remote)
     tracking = f"refs/remotes/{remote}/{remote_branch}"
@@ -386,19 +343,17 @@ def sync(catalog: Catalog, remote: str | None = None, push: bool = True, attempt
             result.renumbered += [{"model": m, "from": old, "to": new} for m, moves in sorted(plan.items())
                                   for old, new in sorted(moves.items())]
         result.pulled += int(git(root, "rev-list", "--count", f"HEAD..{tracking}").strip())
-        done = subprocess.run(["git", "rebase", "--quiet", "--autostash", tracking], cwd=root, capture_output=True,
-                              text=True, check=False)
+        done = run(root, "rebase", "--quiet", "--autostash", tracking)
         if done.returncode != 0:
             conflicts = git(root, "diff", "--name-only", "--diff-filter=U", check=False).split()
-            subprocess.run(["git", "rebase", "--abort"], cwd=root, capture_output=True, check=False)
+            run(root, "rebase", "--abort")
             raise Conflict(f"sync: git rebase onto {remote}/{remote_branch} stopped on a conflict in "
                            f"{', '.join(conflicts) or 'your changes'}; nothing was pushed (resolve with "
                            "'git pull --rebase', then run sync again)")
         ahead = int(git(root, "rev-list", "--count", f"{tracking}..HEAD").strip())
         if not push or not ahead:
             return result
-        done = subprocess.run(["git", "push", "--quiet", remote, f"HEAD:refs/heads/{remote_branch}"], cwd=root,
-                              capture_output=True, text=True, check=False)
+        done = run(root, "push", "--quiet", remote, f"HEAD:refs/heads/{remote_branch}")
         if done.returncode == 0:
             result.pushed = ahead
             return result

@@ -23,7 +23,6 @@ import operator
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,9 +32,10 @@ from types import TracebackType
 from typing import Any
 
 from registry_core.catalog import Catalog
-from registry_core.errors import InvalidInput
+from registry_core.errors import CatalogError, InvalidInput
 from registry_core.format.names import check_name, parse_ref
 from registry_core.format.yamlio import iso
+from registry_core.integrations.git import run
 
 Number = int | float
 
@@ -374,8 +374,8 @@ def hardware() -> dict:
 
 def _git(args: list[str], cwd: Path) -> str | None:
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
+        done = run(cwd, *args, timeout=10)
+    except CatalogError:
         return None
     return done.stdout.strip() if done.returncode == 0 else None
 

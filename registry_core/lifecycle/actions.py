@@ -13,7 +13,17 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from registry_core.errors import Conflict, InvalidInput, NotFound, PolicyRefused
+from registry_core.errors import (
+    CONFLICT,
+    GATE,
+    MISSING,
+    POLICY,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RegistryError,
+    refusal,
+)
 from registry_core.format.names import check_alias, check_name
 from registry_core.format.settings import Policy, parse_policies
 from registry_core.format.yamlio import dumps
@@ -46,7 +56,7 @@ class Plan:
     user: str
     current: str
     gates: list[GateResult] = field(default_factory=list)
-    blockers: list[str] = field(default_factory=list)  # why it would be refused (exit 3)
+    blockers: list[Decision] = field(default_factory=list)  # why it would be refused, each with its kind
     needs_approval: int = 0
     force: Decision = field(default_factory=lambda: Decision(False, ""))
     action: str = "refused"  # promote, request or refused
@@ -57,7 +67,19 @@ class Plan:
 
     @property
     def reason(self) -> str:
-        return "; ".join(self.blockers)
+        return "; ".join(b.reason for b in self.blockers)
+
+    @property
+    def kind(self) -> str:
+        """A conflict if any blocker is one (exit 1: nothing to decide), else the first blocker's kind."""
+        kinds = [b.kind for b in self.blockers]
+        return CONFLICT if CONFLICT in kinds else next(iter(kinds), POLICY)
+
+    def error(self) -> RegistryError:
+        """The error ``promote`` raises for this refused plan; its class comes from ``kind``."""
+        if self.kind == CONFLICT:
+            return refusal(CONFLICT, self.reason)
+        return refusal(self.kind, f"{self.model}@{self.version} -> {self.stage}: {self.reason}", self.gates)
 
 
 def policy_for(catalog: Catalog, model: str, stage: str) -> Policy:
@@ -147,11 +169,12 @@ def _plan(catalog: Catalog, model: str, version: int, stage: str, user: str, for
     result = Plan(model, version, stage, user, current)
     result.force = may_approve(catalog.settings, policy, user)
     if current == stage:
-        result.blockers.append(f"{model}@{version} is already in {stage}")
+        result.blockers.append(Decision(False, f"{model}@{version} is already in {stage}", CONFLICT))
         return result
     pending = [r for r in state.pending() if r.version == version and r.stage == stage and r.id != answering]
     if pending:
-        result.blockers.append(f"a request for {model}@{version} -> {stage} is already pending ({pending[0].id})")
+        result.blockers.append(Decision(False, f"a request for {model}@{version} -> {stage} is already pending "
+                                               f"({pending[0].id})", CONFLICT))
         return result
     requester = may_request(catalog.settings, policy, user)
     origin = from_rule(policy, current)
@@ -160,15 +183,12 @@ def _plan(catalog: Catalog, model: str, version: int, stage: str, user: str, for
     result.needs_approval = policy.approvals
     if force:
         if not result.force:
-            result.blockers.append(f"--force: {result.force.reason}")
+            result.blockers.append(Decision(False, f"--force: {result.force.reason}", result.force.kind))
         else:
             result.action = "promote"
         return result
-    if not requester:
-        result.blockers.append(requester.reason)
-    if not origin:
-        result.blockers.append(origin.reason)
-    result.blockers.extend(f"gate failed: {g.gate}: {g.message}" for g in failed)
+    result.blockers.extend(d for d in (requester, origin) if not d)
+    result.blockers.extend(Decision(False, f"gate failed: {g.gate}: {g.message}", GATE) for g in failed)
     if not result.blockers:
         result.action = "request" if policy.approvals > 0 else "promote"
     return result
@@ -217,9 +237,7 @@ def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str 
         result = plan(catalog, model, version, stage, catalog.user, force)
         gates = tuple(g.to_dict() for g in result.gates)
         if not result.allowed:
-            if any(b.startswith(("a request for", f"{model}@{version} is already")) for b in result.blockers):
-                raise Conflict(result.reason)
-            raise PolicyRefused(f"refused: {model}@{version} -> {stage}: {result.reason}", result.gates)
+            raise result.error()
         if result.action == "request":
             event = _event(catalog, model, "request", version=version, stage=stage, reason=reason, gates=gates,
                            approvals_needed=result.needs_approval)
@@ -247,14 +265,14 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
         policy = policy_for(catalog, model, request.stage)
         decision = may_answer(catalog.settings, policy, request, catalog.user, action)
         if not decision:
-            raise PolicyRefused(f"refused: {action} {request_id}: {decision.reason}")
+            raise refusal(decision.kind, f"{action} {request_id}: {decision.reason}")
         gates: tuple = ()
         completes = action == "approve" and len(request.approvals) + 1 >= request.needed
         if completes:
             result = plan(catalog, model, request.version, request.stage, request.by, answering=request_id)
             if result.blockers:
-                raise PolicyRefused(f"refused: approving {request_id} would promote {model}@{request.version} to "
-                                    f"{request.stage}, but: {result.reason}", result.gates)
+                raise refusal(result.kind, f"approving {request_id} would promote {model}@{request.version} to "
+                                           f"{request.stage}, but: {result.reason}", result.gates)
             gates = tuple(g.to_dict() for g in result.gates)
         _write(catalog, _event(catalog, model, action, version=request.version, stage=request.stage,
                                request=request_id, reason=reason))
@@ -275,12 +293,12 @@ def rollback_plan(catalog: Catalog, model: str, stage: str, user: str) -> tuple[
         current, previous = state.holder(stage), state.previous_holder(stage)
         decision = may_approve(catalog.settings, policy_for(catalog, model, stage), user)
         if not decision:
-            return Decision(False, f"{decision.reason} (rollback is for approvers)"), current, previous
+            return Decision(False, f"{decision.reason} (rollback is for approvers)", decision.kind), current, previous
         if current is None:
-            return Decision(False, f"no version of {model} is in {stage}"), current, previous
+            return Decision(False, f"no version of {model} is in {stage}", MISSING), current, previous
         if previous is None:
-            return Decision(False, f"{model}@{current} is the first version in {stage}; nothing to roll back to"), \
-                current, previous
+            return Decision(False, f"{model}@{current} is the first version in {stage}; nothing to roll back to",
+                            MISSING), current, previous
         return Decision(True, f"puts {model}@{previous} back in {stage} in place of v{current}"), current, previous
 
 
@@ -296,9 +314,7 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
         catalog.refresh()
         decision, current, previous = rollback_plan(catalog, model, stage, catalog.user)
         if not decision:
-            if "approver" in decision.reason:
-                raise PolicyRefused(f"refused: rollback: {decision.reason}")
-            raise NotFound(f"rollback: {decision.reason}")
+            raise refusal(decision.kind, f"rollback: {decision.reason}")
         _write(catalog, _event(catalog, model, "promote", version=previous, stage=stage, reason=reason,
                                rollback_of=current))
         return {"status": "rolled back", "model": model, "stage": stage, "version": previous, "replaced": current}
@@ -310,7 +326,7 @@ def set_alias(catalog: Catalog, model: str, version, name: str, remove: bool = F
     alias = check_alias(name, set(catalog.settings.stage_names))
     decision = may_set_alias(catalog.settings, alias, catalog.user)
     if not decision:
-        raise PolicyRefused(f"refused: alias {alias}: {decision.reason}")
+        raise refusal(decision.kind, f"alias {alias}: {decision.reason}")
     with model_lock(catalog.layout.cache, model):
         catalog = _fresh(catalog)
         catalog.refresh()

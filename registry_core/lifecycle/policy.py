@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from registry_core.errors import POLICY
 from registry_core.format.settings import ARCHIVED, NONE_STAGE, Policy, Settings
 from registry_core.lifecycle.events import Request
 
 
 @dataclass(frozen=True)
 class Decision:
+    """A yes or no with its reason; a no's ``kind`` (errors.CONFLICT, POLICY, GATE, MISSING) picks the error."""
+
     allowed: bool
     reason: str
+    kind: str = POLICY
 
     def __bool__(self) -> bool:
         return self.allowed
