@@ -126,8 +126,9 @@ def read_input_file(path: Path, dataset: str | None = None) -> pa.Table:
     try:
         if suffix == ".parquet":
             table = pq.read_table(path)
-        elif suffix == ".csv":
-            table = pacsv.read_csv(path)
+        elif suffix == ".csv":  # an empty cell is null (no value), as in the other formats; "NA" is a name
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                null_values=[""], strings_can_be_null=True))
         elif suffix in (".json", ".jsonl"):
             data = json.loads(path.read_text(encoding="utf-8"))
             return to_table(data, dataset, where)
@@ -169,3 +170,18 @@ def parse_metric_arg(text: str) -> dict:
     except ValueError:
         raise InvalidInput(f"--metric {text!r}: {value!r} is not a number") from None
     return {"metric": name, "value": number, "dataset": dataset if colon else None}
+
+
+def parse_metric_args(texts: list[str]) -> list[dict]:
+    """Several ``--metric`` arguments; the same ``[DATASET:]NAME`` twice is refused (one would be lost)."""
+    rows: list[dict] = []
+    seen: dict[tuple[str | None, str], str] = {}
+    for text in texts:
+        row = parse_metric_arg(text)
+        key = (row["dataset"], row["metric"])
+        if key in seen:
+            raise InvalidInput(f"--metric {text!r}: {text.partition('=')[0]} is already given "
+                               f"by --metric {seen[key]!r}")
+        seen[key] = text
+        rows.append(row)
+    return rows

@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_core.errors import CatalogError, Conflict, RegistryError
+from registry_core.format.names import is_digits
 from registry_core.format.yamlio import dumps, loads
 from registry_core.store.atomic import is_temporary
 
@@ -38,7 +39,7 @@ ENV = "MODELREG_GIT_COMMIT"
 T = TypeVar("T")
 ZERO = "0" * 40
 PATH_RE = re.compile(r"^models/(?P<model>[^/]+)/"
-                     r"(?:versions/(?P<version>\d+)/(?P<rest>.+)|events/(?P<event>[^/]+\.yaml))$")
+                     r"(?:versions/(?P<version>[0-9]+)/(?P<rest>.+)|events/(?P<event>[^/]+\.yaml))$")
 
 
 def git(cwd: Path, *args: str, env: dict | None = None, input_: str | None = None, check: bool = True) -> str:
@@ -278,7 +279,7 @@ def _rewrite_blob(data: bytes, kind: str, model: str, plan: dict[str, dict[int, 
         parents = []
         for parent in lineage["parents"]:
             name, _, number = str(parent).partition("@")
-            if number.isdigit() and int(number) in plan.get(name, {}):
+            if is_digits(number) and int(number) in plan.get(name, {}):
                 parent = f"{name}@{plan[name][int(number)]}"
                 changed = True
             parents.append(parent)
@@ -295,7 +296,7 @@ def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[in
     shared = set(git(root, "ls-tree", "-r", "--name-only", "-z", base).split("\0"))
     blobs: dict[tuple[str, str], str] = {}
     names = "|".join(re.escape(m) for m in sorted(plan, key=len, reverse=True))
-    renamed = re.compile(rf"(?<![\w.-])(?P<model>{names})@(?P<n>\d+)(?!\d)")  # MODEL@N in commit messages
+    renamed = re.compile(rf"(?<![\w.-])(?P<model>{names})@(?P<n>[0-9]+)(?![0-9])")  # MODEL@N in commit messages
     parent = base
     with tempfile.TemporaryDirectory(prefix="modelreg-sync-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
