@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import yaml
@@ -333,17 +335,30 @@ def loads(data: bytes, path: Path) -> Any:
     return tree
 
 
-def load_file(path: Path) -> Any:
-    """Read and parse one YAML file, refusing files above the size cap without reading them."""
+def read_regular(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, else InvalidInput naming it.
+
+    Opened without blocking and checked on the open descriptor: a FIFO (or a device, a socket, a
+    folder) is refused before anything is read; reading a FIFO would wait forever for a writer."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise InvalidInput(f"{path}: file is {size} bytes, larger than the {MAX_BYTES}-byte limit")
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
-    return loads(data, path)
+    with os.fdopen(fd, "rb") as handle:
+        stat = os.fstat(fd)
+        if not S_ISREG(stat.st_mode):
+            raise InvalidInput(f"{path}: not a regular file (a FIFO, device, socket or folder); refused")
+        if stat.st_size > limit:
+            raise InvalidInput(f"{path}: file is {stat.st_size} bytes, larger than the {limit}-byte limit")
+        try:
+            return handle.read(limit + 1)
+        except OSError as exc:
+            raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
 
+
+def load_file(path: Path) -> Any:
+    """Read and parse one YAML file, refusing non-regular files and files above the size cap unread."""
+    return loads(read_regular(path), path)
 
 
 def _plain(value: Any) -> Any:

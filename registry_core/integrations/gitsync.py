@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_core.errors import CatalogError, Conflict, RegistryError
 from registry_core.format.names import is_digits
-from registry_core.format.yamlio import dumps, loads
+from registry_core.format.yamlio import dumps, load_file, loads
 from registry_core.store.atomic import is_temporary
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def describe(catalog_root: Path, paths: list[str]) -> list[str]:
 def _load(path: Path) -> dict:
     """A file's mapping, or {} when it cannot be read (a broken file is still committed; validate reports it)."""
     try:
-        data = loads(path.read_bytes(), path)
+        data = load_file(path)
     except (OSError, RegistryError):
         return {}
     return data if isinstance(data, dict) else {}
