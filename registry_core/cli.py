@@ -18,7 +18,7 @@ from typing import Any
 from registry_core import formats
 from registry_core.catalog import Catalog, metric_key
 from registry_core.errors import InvalidInput, NotFound, PolicyRefused, RegistryError
-from registry_core.format.metrics import parse_metric_arg, read_input_file
+from registry_core.format.metrics import parse_metric_args, read_input_file
 
 
 def _kv(items: list[str] | None, what: str) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def cmd_register(args: argparse.Namespace, cat: Catalog) -> int:
         raise InvalidInput(f"--params {args.params}: expected a mapping of name to value")
     params.update(_kv(args.param, "--param"))
     rows = read_input_file(Path(args.metrics)).to_pylist() if args.metrics else []
-    rows.extend(parse_metric_arg(m) for m in args.metric or [])
+    rows.extend(parse_metric_args(args.metric or []))
     metrics = rows or None
     result = cat.register(args.model, params=params, metrics=metrics, artifacts=args.artifact,
                           datasets=args.dataset, parents=args.parent, description=args.description,

@@ -107,3 +107,17 @@ def test_other_aliases_follow_the_model_name_rule(alias):
 ])
 def test_identifiers_with_a_trailing_newline_do_not_match(pattern, text):
     assert pattern.match(text) and not pattern.match(text + "\n")
+
+
+UNICODE_DIGITS = ["\u00b2", "\u0661", "\u0967", "\uff11", "\u2460", "1\u00b9", "\U0001d7d9", "\u09e7\u09e8"]
+
+
+@pytest.mark.parametrize("digits", UNICODE_DIGITS)
+def test_versions_are_ascii_digits_only(digits):
+    """str.isdigit accepts these (and int("\u0661") is 1): a version, a selector or an alias may not be them."""
+    assert digits.isdigit() or digits.isnumeric()
+    with pytest.raises(InvalidInput, match="positive integer"):
+        check_version(digits)
+    with pytest.raises(InvalidInput):
+        parse_ref(f"fraud@{digits}")
+    assert Ref("fraud", digits).version is None

@@ -336,3 +336,20 @@ def test_names_differing_only_in_case_are_refused_by_register(empty_catalog):
     empty_catalog.register("Fraud")
     with pytest.raises(Conflict, match="unique ignoring case"):
         empty_catalog.register("fraud")
+
+
+def test_a_metric_flag_given_twice_is_refused(cli, empty_catalog):
+    result = cli("register", "m", "--metric", "test:auc=0.91", "--metric", "test:auc=0.85")
+    assert result.code == 1 and "test:auc" in result.err and "already given" in result.err
+    assert not (empty_catalog.root / "models/m/versions/1").exists()
+    with pytest.raises(InvalidInput, match="already given"):
+        empty_catalog.register("m", metrics=["auc=1", "auc=2"])
+    assert cli("register", "m", "--metric", "test:auc=0.91", "--metric", "train:auc=0.85").code == 0
+
+
+def test_empty_csv_cells_are_null_not_empty_strings(cli, empty_catalog, tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text('metric,value,dataset,slice\nauc,0.9,,\nacc,0.8,"",NA\n')
+    assert cli("register", "m", "--metrics", str(path)).code == 0
+    rows = empty_catalog.sql("SELECT metric, dataset, slice FROM metrics ORDER BY metric")
+    assert [tuple(r.values()) if isinstance(r, dict) else r for r in rows] == [("acc", None, "NA"), ("auc", None, None)]

@@ -78,7 +78,7 @@ def check(text: str) -> bool:
     assert got == outcome(stock_loads, data), text
     if got[0] == "value":
         assert got[1] == canon(reference(text)), text
-    fast = yamlio._fast_load(text)
+    fast = yamlio._fast_load(text, PATH)
     if fast is not None:
         if fast[1] <= yamlio.MAX_NODES:
             assert got == ("value", canon(fast[0])), text
@@ -152,10 +152,10 @@ def test_the_builder_does_the_plain_work_and_leaves_the_rest():
     """Not a vacuous comparison: ordinary documents (aliases included) never reach the stock loader."""
     plain = ["a: 1\nb: [x, 2.5, yes, ~, 2001-01-01, '3']\nc: {d: 0x10}\n", "a: &x {k: [1, 2]}\nb: *x\n",
              "{1: a, 1.0: b, true: c}\n", "a: 1\na: 2\n", "", "k: !!str 12\n", "k: !!binary aGVsbG8=\n"]
-    assert all(yamlio._fast_load(t) is not None for t in plain)
+    assert all(yamlio._fast_load(t, PATH) is not None for t in plain)
     left = ["a: {<<: {x: 1}}\n", "{=: 1}\n", "s: !!set {a}\n", "&a [*a]\n", "a: [1\n", "a: 1\n---\nb\n",
             "[" * 101 + "]" * 101, "a: 2026-13-45\n", "k: !!bool maybe\n"]
-    assert all(yamlio._fast_load(t) is None for t in left)
+    assert all(yamlio._fast_load(t, PATH) is None for t in left)
     shared = yamlio.loads(b"a: &x {k: [1, 2]}\nb: *x\n", PATH)
     assert shared["a"] is shared["b"]
     # plain scalars are cached, but dates are made anew as by the stock loader (which has one NaN object)

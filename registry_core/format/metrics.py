@@ -32,6 +32,14 @@ SCHEMA = pa.schema(
 COLUMNS = SCHEMA.names
 REQUIRED = ("metric", "value")
 
+#: per metric table, checked on its footer before any row is read: a 734-byte file can claim 2^40 rows,
+#: and 2 MB of run-length encoding can hold 300 million real ones
+MAX_ROWS = 1_000_000
+MAX_COLUMNS = 64
+MAX_ROW_GROUPS = 10_000
+#: column chunks as stored before compression (RLE and dictionaries stay encoded in this count)
+MAX_TABLE_BYTES = 256 * 1024 * 1024
+
 
 def _rows_from_dict(metrics: dict, dataset: str | None) -> list[dict]:
     """``{"roc_auc": 0.9}`` or ``{"test": {"roc_auc": 0.9}}`` (dataset -> metric -> value)."""
@@ -125,9 +133,10 @@ def read_input_file(path: Path, dataset: str | None = None) -> pa.Table:
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
-            table = pq.read_table(path)
-        elif suffix == ".csv":
-            table = pacsv.read_csv(path)
+            table = read_parquet_checked(path, where)
+        elif suffix == ".csv":  # an empty cell is null (no value), as in the other formats; "NA" is a name
+            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+                null_values=[""], strings_can_be_null=True))
         elif suffix in (".json", ".jsonl"):
             data = json.loads(path.read_text(encoding="utf-8"))
             return to_table(data, dataset, where)
@@ -149,13 +158,69 @@ def to_parquet_bytes(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
-def read_table_file(path: Path) -> pa.Table:
-    """Read a metric table from the catalog, checking it against the schema."""
+def footer_problem(metadata: pq.FileMetaData, file_size: int) -> str | None:
+    """What is wrong with a Parquet footer, before any row is read (None if nothing): more rows, columns,
+    row groups or bytes than a metric table may have, or counts and offsets that contradict each other
+    or the file's size (a reader would trust them to allocate)."""
+    rows, groups = metadata.num_rows, metadata.num_row_groups
+    if rows < 0 or rows > MAX_ROWS:
+        return f"footer claims {rows} rows; a metric table holds at most {MAX_ROWS}"
+    if metadata.num_columns > MAX_COLUMNS or groups > MAX_ROW_GROUPS:
+        return (f"footer claims {metadata.num_columns} columns in {groups} row groups; at most {MAX_COLUMNS} "
+                f"columns and {MAX_ROW_GROUPS} row groups")
+    counted = stored = 0
+    for g in range(groups):
+        group = metadata.row_group(g)
+        if group.num_columns != metadata.num_columns or not 0 <= group.num_rows <= rows:
+            return f"footer: row group {g} contradicts the file's row and column counts"
+        counted += group.num_rows
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            start = min(o for o in (chunk.dictionary_page_offset, chunk.data_page_offset) if o is not None)
+            if start < 0 or chunk.total_compressed_size < 0 or start + chunk.total_compressed_size > file_size:
+                return f"footer: column chunk {g}/{c} lies outside the file"
+            stored += chunk.total_uncompressed_size
+    if counted != rows:
+        return f"footer: row groups hold {counted} rows, the file claims {rows}"
+    if stored > MAX_TABLE_BYTES:
+        return f"{stored} bytes of column data; a metric table holds at most {MAX_TABLE_BYTES}"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def check_footer(path: Path, where: str) -> None:
+    """Read only the footer of a Parquet file and refuse it as :func:`footer_problem` says (or if it
+    cannot be read at all), before any reader trusts its counts."""
     try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InvalidInput(f"{path}: unreadable Parquet: {str(exc).splitlines()[0]}") from None
-    return conform(table, str(path))
+        problem = footer_problem(pq.read_metadata(path), path.stat().st_size)
+    except Exception as exc:  # whatever a damaged footer makes the reader raise
+        raise InvalidInput(f"{where}: unreadable Parquet: {_first_line(exc)}") from None
+    if problem is not None:
+        raise InvalidInput(f"{where}: {problem}")
+
+
+def read_parquet_checked(path: Path, where: str) -> pa.Table:
+    """Read a Parquet file whose footer passes :func:`footer_problem`; any failure of the reader (it
+    raises many kinds on damaged files: "Out of buffer", "don't know what type", "Invalid string
+    encoding") is an InvalidInput naming ``where``."""
+    try:
+        with pq.ParquetFile(path) as file:
+            problem = footer_problem(file.metadata, path.stat().st_size)
+            if problem is None:
+                return file.read()
+    except (InvalidInput, FileNotFoundError):
+        raise
+    except Exception as exc:  # whatever a damaged file makes the reader raise
+        raise InvalidInput(f"{where}: unreadable Parquet: {_first_line(exc)}") from None
+    raise InvalidInput(f"{where}: {problem}")
+
+
+def read_table_file(path: Path) -> pa.Table:
+    """Read a metric table from the catalog, checking its footer first and then every row against the schema."""
+    return conform(read_parquet_checked(path, str(path)), str(path))
 
 
 def parse_metric_arg(text: str) -> dict:
@@ -169,3 +234,18 @@ def parse_metric_arg(text: str) -> dict:
     except ValueError:
         raise InvalidInput(f"--metric {text!r}: {value!r} is not a number") from None
     return {"metric": name, "value": number, "dataset": dataset if colon else None}
+
+
+def parse_metric_args(texts: list[str]) -> list[dict]:
+    """Several ``--metric`` arguments; the same ``[DATASET:]NAME`` twice is refused (one would be lost)."""
+    rows: list[dict] = []
+    seen: dict[tuple[str | None, str], str] = {}
+    for text in texts:
+        row = parse_metric_arg(text)
+        key = (row["dataset"], row["metric"])
+        if key in seen:
+            raise InvalidInput(f"--metric {text!r}: {text.partition('=')[0]} is already given "
+                               f"by --metric {seen[key]!r}")
+        seen[key] = text
+        rows.append(row)
+    return rows

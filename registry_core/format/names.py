@@ -18,6 +18,11 @@ ALIAS_FORBIDDEN = {"latest", "none"}
 MAX_VERSION = 2**63 - 1  # versions are stored as int64
 
 
+def is_digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``²`` and ``١`` (and ``int("١")`` is 1)."""
+    return text.isascii() and text.isdigit()
+
+
 def is_name(text: str) -> bool:
     """True if ``text`` passes :func:`check_name` (for folder names found on disk)."""
     return bool(NAME_RE.match(text)) and text.split(".")[0].lower() not in RESERVED
@@ -40,7 +45,7 @@ def check_name(name: object, what: str = "model name") -> str:
 def check_alias(name: object, stages: set[str]) -> str:
     """Alias names follow the model-name rule and cannot be a number, latest, none or a stage."""
     alias = check_name(name, "alias name")
-    if alias.isdigit() or alias.lower() in ALIAS_FORBIDDEN or alias in stages:
+    if is_digits(alias) or alias.lower() in ALIAS_FORBIDDEN or alias in stages:
         raise InvalidInput(f"invalid alias name {alias!r}: cannot be a number, 'latest', 'none' or a stage name")
     return alias
 
@@ -51,7 +56,7 @@ def check_version(value: object, what: str = "version") -> int:
         raise InvalidInput(f"{what} must be a positive integer, got {value!r}")
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.isdigit():
+    elif isinstance(value, str) and is_digits(value):
         number = int(value)
     else:
         raise InvalidInput(f"{what} must be a positive integer, got {value!r}")
@@ -69,7 +74,7 @@ class Ref:
 
     @property
     def version(self) -> int | None:
-        return int(self.selector) if self.selector.isdigit() else None
+        return int(self.selector) if is_digits(self.selector) else None
 
     def __str__(self) -> str:
         return f"{self.model}@{self.selector}"
@@ -85,7 +90,7 @@ def parse_ref(text: object) -> Ref:
         return Ref(model, "latest")
     if not selector:
         raise InvalidInput(f"invalid reference {text!r}: nothing after '@'")
-    if selector.isdigit():
+    if is_digits(selector):
         check_version(selector, f"version in {text!r}")
         return Ref(model, str(int(selector)))
     check_name(selector, f"selector in reference {text!r}")

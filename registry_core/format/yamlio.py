@@ -1,9 +1,14 @@
 """Safe, bounded YAML reading and fast writing.
 
 Only the safe loaders are used (the C one when PyYAML has libyaml, which is
-about 7x faster on a large catalog).  Files are size-capped before parsing and
-the parsed tree is node-capped afterwards, so neither a huge file nor an
-alias bomb ("billion laughs") can exhaust memory or time later on.
+about 7x faster on a large catalog).  Files are size-capped before parsing,
+nesting is checked on the parser's events before anything is composed, and the
+parsed tree is capped afterwards in nodes *and* in characters of scalars as
+aliases expand them, so neither a huge file nor an alias bomb ("billion
+laughs", or one 600 KB string repeated 90,000 times) can exhaust memory or
+time later on.  Every limit is ours and checked first, in our words: a
+library's own limits (libyaml >= 0.2.6 has a nesting limit) never decide the
+message.
 
 Reading a large catalog's ~15,000 small files is dominated by PyYAML's Python
 side (tag resolution and the generic constructor), so ``loads`` first tries a
@@ -19,7 +24,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import yaml
@@ -41,10 +48,14 @@ Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 MAX_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 200
+#: characters of scalars (keys and values) once aliases are expanded: without aliases a document
+#: cannot hold more than its own size, so this is the file-size cap applied to what the file expands to
+MAX_CHARS = MAX_BYTES
 # Nesting needs an opening bracket, "- " or "? " per level, except block mappings, which need a line
-# of deeper indentation per level (at most ~1,400 levels in MAX_BYTES).  libyaml's composer recurses
-# in C and crashes the process past ~20,000 levels, so text with this many openers is walked first.
-_OPENERS_BEFORE_WALK = 2_000
+# of deeper indentation per level: a document is at most (these openers + its deepest indentation + 1)
+# levels deep.  Text that could be deeper than MAX_DEPTH is walked first (libyaml's composer recurses
+# in C and crashes the process past ~20,000 levels; libyaml >= 0.2.6 stops at 1,000 with its own words).
+_OPENERS = ("[", "{", "- ", "-\n", "-\t", "-\r", "? ", "?\n", "?\t", "?\r")
 
 
 def _key(key: Any) -> str:
@@ -53,6 +64,14 @@ def _key(key: Any) -> str:
 
 def _too_many(path: Path) -> InvalidInput:
     return InvalidInput(f"{path}: YAML expands to more than {MAX_NODES} nodes (alias bomb?)")
+
+
+def _too_long(path: Path) -> InvalidInput:
+    return InvalidInput(f"{path}: YAML expands to more than {MAX_CHARS} characters of text (alias bomb?)")
+
+
+def _too_deep(path: Path) -> InvalidInput:
+    return InvalidInput(f"{path}: YAML nested more than {MAX_DEPTH} levels deep")
 
 
 class _Parser(_CParser or object):
@@ -186,30 +205,64 @@ def _sequence(node: Any, depth: int, memo: dict | None) -> tuple[list, int]:
     return items, total
 
 
-def _fast_load(text: str) -> tuple[Any, int] | None:
-    """(tree, node count) as the stock loader and `_count_nodes` would make them, or None to use those."""
+def _expanded_chars(root: Any) -> int:
+    """Characters of the scalars of a (cycle-free) node graph as aliases expand it: each node's total
+    is computed once (by id), so a 600 KB string aliased 90,000 times costs 90,000 additions."""
+    totals: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        key = id(node)
+        if key in totals:
+            continue
+        if node.__class__ is ScalarNode:
+            totals[key] = len(node.value)
+            continue
+        children = [part for pair in node.value for part in pair] if node.__class__ is MappingNode else node.value
+        if ready:
+            totals[key] = sum(totals[id(child)] for child in children)
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+    return totals[id(root)]
+
+
+def _fast_load(text: str, path: Path) -> tuple[Any, int] | None:
+    """(tree, node count) as the stock loader and `_count_nodes` would make them, or None to use those.
+
+    With aliases, the characters they expand to are counted on the node graph first (cheap) and
+    refused over MAX_CHARS; without, a document cannot expand beyond its own size."""
     if _CParser is None or not _stock_tables():
         return None
     try:
         node = _Parser(text).get_single_node()
         if node is None:
             return None, 1
-        return _build(node, 0, {} if "&" in text else None)
+        if "&" not in text:
+            return _build(node, 0, None)
+        built = _build(node, 0, {})
+        chars = _expanded_chars(node) if built[1] <= MAX_NODES else 0  # (else: over the node cap)
     except Exception:  # errors too: the stock loader reports them as it always has
         return None
+    if chars > MAX_CHARS:
+        raise _too_long(path)
+    return built
 
 
 def _count_nodes(tree: Any, path: Path) -> None:
-    """Cap the expanded size, and make every mapping key a string (as the JSON of the index has them):
-    keys of mixed types (``{1: a, b: c}``) would otherwise break every sorted JSON dump downstream."""
-    seen = 0
+    """Cap the expanded size (nodes, then characters of scalars), and make every mapping key a string
+    (as the JSON of the index has them): keys of mixed types (``{1: a, b: c}``) would otherwise break
+    every sorted JSON dump downstream."""
+    seen = chars = 0
     stack = [tree]
     while stack:
         node = stack.pop()
         seen += 1
         if seen > MAX_NODES:
             raise _too_many(path)
-        if isinstance(node, dict):
+        if isinstance(node, str | bytes):
+            chars += len(node)
+        elif isinstance(node, dict):
             if not all(isinstance(k, str) for k in node):
                 items = list(node.items())
                 node.clear()
@@ -218,20 +271,41 @@ def _count_nodes(tree: Any, path: Path) -> None:
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
+    if chars > MAX_CHARS:  # (after the node cap, which is then the error, as with the builder's counts)
+        raise _too_long(path)
+
+
+def _could_nest_too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """False when the text cannot be more than ``limit`` levels deep (openers + deepest indentation + 1)."""
+    room = limit - sum(text.count(opener) for opener in _OPENERS)
+    return room <= 0 or text.startswith(" " * room) or "\n" + " " * room in text
 
 
 def _check_depth(text: str, path: Path) -> None:
-    """Refuse deep nesting before the (recursive) composer sees it; parse events come from a flat loop."""
-    if sum(text.count(c) for c in "[{-?") < _OPENERS_BEFORE_WALK:
+    """Refuse deep nesting before the (recursive) composer sees it, in our words.
+
+    The parse events come from a flat loop, nothing is composed.  libyaml scans up to ~1,000
+    characters ahead of the events it gives and has a nesting limit of its own since 0.2.6 (1,000
+    levels): when it stops with an error, the text between the last event it gave and that error
+    decides whether the nesting there could go past ours; if so, the message is ours."""
+    if not _could_nest_too_deep(text):
         return
-    depth = 0
-    for event in yaml.parse(text, Loader=Loader):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise InvalidInput(f"{path}: YAML nested more than {MAX_DEPTH} levels deep")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
+    depth, last = 0, 0
+    try:
+        for event in yaml.parse(text, Loader=Loader):
+            last = event.end_mark.index
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _too_deep(path)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        window = text[last: len(text) if mark is None else mark.index + 1]
+        if _could_nest_too_deep(window, MAX_DEPTH - depth):
+            raise _too_deep(path) from None
+        raise
 
 
 def loads(data: bytes, path: Path) -> Any:
@@ -244,7 +318,7 @@ def loads(data: bytes, path: Path) -> Any:
         raise InvalidInput(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
         _check_depth(text, path)
-        fast = _fast_load(text) if fastpaths.enabled() else None  # MODELREG_PLAIN=1: the stock loader only
+        fast = _fast_load(text, path) if fastpaths.enabled() else None  # MODELREG_PLAIN=1: the stock loader only
         tree = fast[0] if fast else yaml.load(text, Loader=Loader)  # noqa: S506 - Loader is a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -252,7 +326,7 @@ def loads(data: bytes, path: Path) -> Any:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInput(f"{path}: invalid YAML{where}: {problem}") from None
     except RecursionError:
-        raise InvalidInput(f"{path}: YAML nested too deeply") from None
+        raise _too_deep(path) from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp like 2026-13-45
         raise InvalidInput(f"{path}: invalid YAML value: {exc}") from None
     if fast is None:
@@ -262,17 +336,30 @@ def loads(data: bytes, path: Path) -> Any:
     return tree
 
 
-def load_file(path: Path) -> Any:
-    """Read and parse one YAML file, refusing files above the size cap without reading them."""
+def read_regular(path: Path, limit: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes, else InvalidInput naming it.
+
+    Opened without blocking and checked on the open descriptor: a FIFO (or a device, a socket, a
+    folder) is refused before anything is read; reading a FIFO would wait forever for a writer."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise InvalidInput(f"{path}: file is {size} bytes, larger than the {MAX_BYTES}-byte limit")
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
-    return loads(data, path)
+    with os.fdopen(fd, "rb") as handle:
+        stat = os.fstat(fd)
+        if not S_ISREG(stat.st_mode):
+            raise InvalidInput(f"{path}: not a regular file (a FIFO, device, socket or folder); refused")
+        if stat.st_size > limit:
+            raise InvalidInput(f"{path}: file is {stat.st_size} bytes, larger than the {limit}-byte limit")
+        try:
+            return handle.read(limit + 1)
+        except OSError as exc:
+            raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from None
 
+
+def load_file(path: Path) -> Any:
+    """Read and parse one YAML file, refusing non-regular files and files above the size cap unread."""
+    return loads(read_regular(path), path)
 
 
 def _plain(value: Any) -> Any:

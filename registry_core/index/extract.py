@@ -18,10 +18,25 @@ import pyarrow.parquet as pq
 
 from registry_core.errors import InvalidInput
 from registry_core.format.layout import metric_part_sql, metric_source_sql
-from registry_core.format.metrics import conform, read_table_file
+from registry_core.format.metrics import check_footer, conform, read_table_file
 from registry_core.index import db
 from registry_core.index.scan import FileInfo
 from registry_core.index.tables import Problem
+
+
+def _admitted(root: Path, infos: list[FileInfo], problems: list[Problem]) -> list[FileInfo]:
+    """The tables whose footer is readable and within the limits of a metric table; each other one is a
+    problem on its own path, and no reader sees it (DuckDB would trust a footer's row count)."""
+    kept = []
+    for info in infos:
+        path = root / info.path
+        try:
+            check_footer(path, str(path))
+        except InvalidInput as exc:
+            problems.append((info.path, "error", str(exc).removeprefix(f"{path}: ")))
+        else:
+            kept.append(info)
+    return kept
 
 
 def _bulk(con: duckdb.DuckDBPyConnection, root: Path, infos: list[FileInfo]) -> pa.Table:
@@ -67,7 +82,7 @@ def _read_groups(con: duckdb.DuckDBPyConnection, root: Path, groups: list[list[F
         group = groups.pop()
         try:
             tables.append(_bulk(con, root, group))
-        except (duckdb.Error, InvalidInput, pa.ArrowException):
+        except Exception:  # (any reader error on a damaged file: the halves find it, reported below)
             if len(group) == 1:
                 info = group[0]
                 try:
@@ -240,12 +255,12 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
     schema differs from it are then dropped from the copy and read again, and everything is merged
     with a sort.
     """
+    start = len(problems)
+    infos = _admitted(root, sorted(infos, key=_file_order), problems)
     if not infos:
-        return set()
-    infos = sorted(infos, key=_file_order)
+        return {path for path, _, _ in problems[start:]}
     con = db.build_cursor()
     temporary = [out.with_name(f".slow-{out.name}")]
-    start = len(problems)
     try:
         with ThreadPoolExecutor(1) as pool:
             grouping = pool.submit(_schemas, root, infos)
@@ -276,10 +291,11 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
             if plain or slow or list(wrong) != [out] or wrong[out]:
                 parts: list[str] = []
                 params: dict[str, Any] = {}
+                if out in wrong:  # (renamed, not re-read, if the query below fails and runs again)
+                    part = out.rename(out.with_name(f".part-{out.name}"))
+                    temporary.append(part)
+                    wrong[part] = wrong.pop(out)
                 for n, (part, misread) in enumerate(wrong.items()):
-                    if part == out:
-                        part = out.rename(out.with_name(f".part-{out.name}"))
-                        temporary.append(part)
                     params[f"k{n}"] = str(part)
                     parts.append(f"SELECT * FROM read_parquet($k{n})")
                     if misread:
@@ -296,7 +312,18 @@ def write_metrics(root: Path, infos: list[FileInfo], problems: list[Problem], ou
                 if not parts:
                     break
                 query = f"SELECT * FROM ({' UNION ALL '.join(parts)}) ORDER BY model, version"
-                con.sql(query, params=params).write_parquet(str(out), compression="zstd", row_group_size=20_000)
+                try:
+                    con.sql(query, params=params).write_parquet(str(out), compression="zstd",
+                                                                row_group_size=20_000)
+                except duckdb.Error:
+                    if not plain:
+                        raise
+                    # a table DuckDB cannot read after all (a damaged page): read them all through
+                    # conform, which isolates and reports it
+                    del problems[reported:]
+                    again |= {i.path for _, todo in plain for i in todo}
+                    out.unlink(missing_ok=True)
+                    continue
             bad = {row[0] for row in con.sql(f"SELECT DISTINCT _source FROM read_parquet($out) WHERE {_BAD_ROW}",
                                              params={"out": str(out)}).fetchall()}
             if not bad:

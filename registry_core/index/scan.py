@@ -107,6 +107,26 @@ def _entries(path: str) -> list[os.DirEntry]:
         return []
 
 
+def _printable(name: str) -> str:
+    """A file name as text that can be shown and stored: bytes that are not UTF-8 (which Python keeps
+    as lone surrogates, and which no JSON, Parquet or terminal accepts) written as ``\\xff``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _utf8_only(out: Listing, entries: list[os.DirEntry], rel: str) -> list[os.DirEntry]:
+    """The entries whose names are UTF-8; each other one is an error on its (printable) path, and
+    neither it nor anything under it is looked at (at the root, where unknown names are ignored, it is
+    only left out)."""
+    kept = []
+    for entry in entries:
+        if entry.name.isascii() or _printable(entry.name) == entry.name:
+            kept.append(entry)
+        elif rel:
+            out.problems.append((_join(rel, _printable(entry.name)), "error",
+                                 "name is not valid UTF-8; ignored with everything under it (rename it)"))
+    return kept
+
+
 class _Lister:
     """Lists one folder of a catalog according to its place in the layout."""
 
@@ -146,7 +166,7 @@ class _Lister:
         out = Listing(stat.st_ctime_ns)
         parts = rel.split("/") if rel else []
         depth = len(parts)
-        entries = _entries(path)
+        entries = _utf8_only(out, _entries(path), rel)
         if depth == 0:
             self._root(out, entries)
         elif depth == 1:

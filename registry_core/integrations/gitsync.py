@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_core.errors import CatalogError, Conflict, RegistryError
 from registry_core.format.layout import build_path, parse_path
+from registry_core.format.names import is_digits
 from registry_core.format.settings import load_settings
-from registry_core.format.yamlio import dumps, loads
+from registry_core.format.yamlio import dumps, load_file, loads
 from registry_core.integrations.git import catalog_prefix, git, git_bytes, hash_blob, repo_root, run
 from registry_core.store.atomic import is_temporary
 
@@ -94,7 +95,7 @@ def describe(catalog_root: Path, paths: list[str]) -> list[str]:
 def _load(path: Path) -> dict:
     """A file's mapping, or {} when it cannot be read (a broken file is still committed; validate reports it)."""
     try:
-        data = loads(path.read_bytes(), path)
+        data = load_file(path)
     except (OSError, RegistryError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -245,7 +246,7 @@ def _rewrite_blob(data: bytes, kind: str, model: str, plan: dict[str, dict[int, 
         parents = []
         for parent in lineage["parents"]:
             name, _, number = str(parent).partition("@")
-            if number.isdigit() and int(number) in plan.get(name, {}):
+            if is_digits(number) and int(number) in plan.get(name, {}):
                 parent = f"{name}@{plan[name][int(number)]}"
                 changed = True
             parents.append(parent)
@@ -262,7 +263,7 @@ def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[in
     shared = set(git(root, "ls-tree", "-r", "--name-only", "-z", base).split("\0"))
     blobs: dict[tuple[str, str], str] = {}
     names = "|".join(re.escape(m) for m in sorted(plan, key=len, reverse=True))
-    renamed = re.compile(rf"(?<![\w.-])(?P<model>{names})@(?P<n>\d+)(?!\d)")  # MODEL@N in commit messages
+    renamed = re.compile(rf"(?<![\w.-])(?P<model>{names})@(?P<n>[0-9]+)(?![0-9])")  # MODEL@N in commit messages
     parent = base
     with tempfile.TemporaryDirectory(prefix="modelreg-sync-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}

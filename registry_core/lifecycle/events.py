@@ -21,7 +21,7 @@ from registry_core.format.settings import ARCHIVED, NONE_STAGE, Settings
 from registry_core.format.yamlio import iso, parse_time
 
 ACTIONS = ("request", "approve", "reject", "cancel", "promote", "alias")
-EVENT_ID_RE = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{8}\Z")
+EVENT_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[0-9a-f]{8}\Z")
 
 _last_moment = dt.datetime.min.replace(tzinfo=dt.UTC)
 _lock = threading.Lock()

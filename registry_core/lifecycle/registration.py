@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from registry_core.errors import Conflict, InvalidInput
 from registry_core.format.layout import Layout
 from registry_core.format.manifests import check_manifest
-from registry_core.format.metrics import parse_metric_arg, read_input_file, to_parquet_bytes, to_table
-from registry_core.format.names import check_name, parse_ref
+from registry_core.format.metrics import parse_metric_args, read_input_file, to_parquet_bytes, to_table
+from registry_core.format.names import check_name, is_digits, parse_ref
 from registry_core.format.yamlio import dumps, iso, load_file
 from registry_core.lifecycle.events import now
 from registry_core.store.artifacts import copy_in
@@ -98,7 +98,7 @@ def _allocate(layout: Layout, model: str) -> tuple[int, Path]:
     """Take the next free version number by creating its folder (exclusive, never read-then-write)."""
     versions = layout.versions(model)
     versions.mkdir(parents=True, exist_ok=True)
-    taken = [int(e.name) for e in os.scandir(versions) if e.name.isdigit()]
+    taken = [int(e.name) for e in os.scandir(versions) if is_digits(e.name)]
     number = max(taken, default=0) + 1
     while True:
         try:
@@ -150,7 +150,7 @@ def _metrics_table(metrics: Any):
     if metrics is None:
         return None
     if isinstance(metrics, list) and metrics and all(isinstance(m, str) for m in metrics):
-        metrics = [parse_metric_arg(m) for m in metrics]
+        metrics = parse_metric_args(metrics)
     if isinstance(metrics, str | os.PathLike):
         return read_input_file(Path(metrics))
     table = to_table(metrics, where="metrics")
