@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_core.errors import CatalogError, Conflict, RegistryError
+from registry_core.format.names import MAX_VERSION, is_name
 from registry_core.format.yamlio import dumps, loads
 from registry_core.store.atomic import is_temporary
 
@@ -38,7 +39,7 @@ ENV = "MODELREG_GIT_COMMIT"
 T = TypeVar("T")
 ZERO = "0" * 40
 PATH_RE = re.compile(r"^models/(?P<model>[^/]+)/"
-                     r"(?:versions/(?P<version>\d+)/(?P<rest>.+)|events/(?P<event>[^/]+\.yaml))$")
+                     r"(?:versions/(?P<version>[0-9]+)/(?P<rest>.+)|events/(?P<event>[^/]+\.yaml))$")
 
 
 def git(cwd: Path, *args: str, env: dict | None = None, input_: str | None = None, check: bool = True) -> str:
@@ -236,8 +237,20 @@ def _tree_versions(root: Path, rev: str, prefix: str) -> dict[str, set[int]]:
     for path in out.split("\0"):
         match = PATH_RE.match(path[len(prefix):]) if path.startswith(prefix) else None
         if match and match["rest"] == "manifest.yaml":
-            found.setdefault(match["model"], set()).add(int(match["version"]))
+            version = _folder_version(match["version"])
+            if version is not None and is_name(match["model"]):
+                found.setdefault(match["model"], set()).add(version)
     return found
+
+
+def _folder_version(text: str) -> int | None:
+    """A version folder's number, or None for a folder that is not a version (``02``, 2^63 and beyond):
+    such folders are reported by ``validate`` and never used to plan (a remote ``99999999999999999999``
+    once made a local version move to 10^20)."""
+    if not re.fullmatch(r"[1-9][0-9]*", text) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if number <= MAX_VERSION else None
 
 
 def plan_renumbering(base: dict[str, set[int]], local: dict[str, set[int]],
@@ -253,6 +266,9 @@ def plan_renumbering(base: dict[str, set[int]], local: dict[str, set[int]],
         if not set(mine) & theirs.get(model, set()):
             continue
         start = max(theirs.get(model, set()) | base.get(model, set())) + 1
+        if start + len(mine) - 1 > MAX_VERSION:
+            raise Conflict(f"sync: {model}: renumbering {len(mine)} local version(s) after {start - 1} would pass "
+                           "2^63 - 1, the largest version number; nothing was changed")
         moves = {old: start + i for i, old in enumerate(mine)}
         plan[model] = {old: new for old, new in moves.items() if old != new}
     return plan
