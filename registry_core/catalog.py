@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from registry_core.errors import CatalogError, InvalidInput, NotFound, RegistryError
 from registry_core.format.layout import Layout
@@ -51,6 +52,32 @@ def _one_refresh(method: _F) -> _F:
 
 QUERY_TIMEOUT_S = 30.0
 QUERY_MEMORY = "1GB"
+#: the largest result ``query`` hands back (rows, and bytes in Arrow): past either the query is stopped
+QUERY_MAX_ROWS = 100_000
+QUERY_MAX_BYTES = 256 << 20
+
+
+def _bounded_frame(con: duckdb.DuckDBPyConnection, sql: str):
+    """The result of ``sql`` as a DataFrame, fetched in small batches and refused past the caps.
+
+    DuckDB's time and memory limits cover running the query, not fetching its result (300 million
+    rows took 33 s and 7 GB to fetch; 4,000 strings of 1 MB raised a bare ``MemoryError``); streamed,
+    a result is stopped as soon as it passes ``QUERY_MAX_ROWS`` or ``QUERY_MAX_BYTES``.
+    """
+    reader = con.sql(sql).to_arrow_reader(256)
+    batches, rows, size = [], 0, 0
+    try:
+        for batch in reader:
+            rows += batch.num_rows
+            size += batch.nbytes
+            if rows > QUERY_MAX_ROWS or size > QUERY_MAX_BYTES:
+                raise InvalidInput(f"query result too large: more than {QUERY_MAX_ROWS:,} rows or "
+                                   f"{QUERY_MAX_BYTES >> 20} MB; add a LIMIT or aggregate")
+            batches.append(batch)
+    finally:
+        reader.close()
+    table = pa.Table.from_batches(batches, schema=reader.schema)
+    return con.from_arrow(table).df()  # DuckDB's own conversion: the same column types as ``.df()``
 
 
 class Catalog:
@@ -146,7 +173,8 @@ class Catalog:
         The statement runs in a fresh in-memory database holding copies of the views it names,
         with file access disabled and the configuration locked, so it cannot read or write files,
         attach databases or load extensions, whatever it says.  It cannot spill to disk either, and
-        is stopped after QUERY_TIMEOUT_S or past QUERY_MEMORY (the dashboard serves many people).
+        is stopped after QUERY_TIMEOUT_S or past QUERY_MEMORY (the dashboard serves many people), and
+        its result is capped at QUERY_MAX_ROWS rows and QUERY_MAX_BYTES.
         """
         from registry_core.index.views import PUBLIC_VIEWS, create_views
 
@@ -179,9 +207,12 @@ class Catalog:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # pandas deprecation noise from DuckDB's .df()
-                    return con.sql(sql).df()
+                    return _bounded_frame(con, sql)
             finally:
                 timer.cancel()
+        except MemoryError:
+            raise InvalidInput(f"query result does not fit in memory (the limit is {QUERY_MEMORY}); add a LIMIT "
+                               "or aggregate") from None
         except duckdb.InterruptException:
             raise InvalidInput(f"query ran longer than {QUERY_TIMEOUT_S:g} s and was stopped") from None
         except duckdb.Error as exc:

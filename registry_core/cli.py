@@ -197,12 +197,14 @@ def cmd_promote(args: argparse.Namespace, cat: Catalog) -> int:
     except PolicyRefused as exc:
         gates = [g.to_dict() for g in exc.gates]
         if args.format == "json":
-            out(formats.to_json({"status": "refused", "request": None, "gates": gates}))  # the why: on stderr
+            # the why goes on stderr as usual, and into the JSON too (SPEC section 2)
+            out(formats.to_json({"status": "refused", "request": None, "reason": str(exc), "gates": gates}))
         else:
             out(_checklist(gates))
         raise
     if args.format == "json":
-        out(formats.to_json(result))
+        out(formats.to_json({"status": result["status"], "request": result["request"], "reason": args.reason,
+                             "gates": result["gates"]}))
     else:
         out(_checklist(result["gates"]))
         if result["status"] == "pending":

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from registry_core.format.layout import ARTIFACTS_DIR, MANIFEST, MODELS_DIR, VERSIONS_DIR
 from registry_core.index.scan import scan
 from registry_core.store.atomic import is_temporary
 
@@ -19,7 +20,9 @@ def gc(catalog: Catalog, older_than_s: float = 3600, dry_run: bool = False) -> l
     """Remove what interrupted writes left behind, once it is older than ``older_than_s``.
 
     Temporary files, and version folders without a manifest (a registration that never finished).
-    A younger leftover may belong to a writer still at work, so it is kept.
+    A younger leftover may belong to a writer still at work, so it is kept.  Nothing inside the
+    ``artifacts/`` folder of a registered version (one with a manifest) is ever collected: those are
+    registered data whatever their names (an older release accepted ``--artifact .tmp-x``).
     """
     cutoff = time.time() - older_than_s
     found = scan(catalog.root)
@@ -31,7 +34,8 @@ def gc(catalog: Catalog, older_than_s: float = 3600, dry_run: bool = False) -> l
             if not dry_run:
                 shutil.rmtree(folder, ignore_errors=True)
     for dirpath, dirnames, filenames in os.walk(catalog.root):
-        if ".modelreg" in Path(dirpath).relative_to(catalog.root).parts[:1]:
+        parts = Path(dirpath).relative_to(catalog.root).parts
+        if ".modelreg" in parts[:1] or _registered_artifacts(catalog.root, parts):
             dirnames[:] = []
             continue
         for name in filenames:
@@ -41,6 +45,12 @@ def gc(catalog: Catalog, older_than_s: float = 3600, dry_run: bool = False) -> l
                 if not dry_run:
                     path.unlink(missing_ok=True)
     return sorted(removed)
+
+
+def _registered_artifacts(root: Path, parts: tuple[str, ...]) -> bool:
+    """True for ``models/<m>/versions/<n>/artifacts`` of a version whose manifest exists."""
+    return (len(parts) == 5 and parts[0] == MODELS_DIR and parts[2] == VERSIONS_DIR and parts[4] == ARTIFACTS_DIR
+            and os.path.lexists(root.joinpath(*parts[:4], MANIFEST)))
 
 
 def _newest_mtime(folder: Path) -> float:

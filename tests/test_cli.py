@@ -76,13 +76,14 @@ def test_register_json_shape(cli, fraud):
 
 def test_promote_json_shape_in_all_three_outcomes(cli, fraud_builder, fraud):
     promoted = cli("promote", "churn", "1", "archived", "--format", "json")
-    assert set(promoted.json) == {"status", "request", "gates"} and promoted.json["status"] == "promoted"
+    assert list(promoted.json) == ["status", "request", "reason", "gates"] and promoted.json["status"] == "promoted"
     refused = cli("promote", FD, "3", "production", "--format", "json")
     assert refused.code == 3 and refused.json["status"] == "refused" and refused.json["request"] is None
+    assert refused.json["reason"] and refused.json["reason"] in refused.err  # the same why as on stderr
     assert all(set(g) == {"gate", "passed", "value", "baseline", "message"} for g in refused.json["gates"])
     fraud_builder.model("churn", policies={"staging": {"approvals": 1}})
     pending = cli("promote", "churn", "1", "staging", "--format", "json")
-    assert pending.json == {"status": "pending", "request": pending.json["request"], "gates": []}
+    assert pending.json == {"status": "pending", "request": pending.json["request"], "reason": None, "gates": []}
     assert cli("requests", "--format", "json").json[0]["id"] == pending.json["request"]
 
 

@@ -9,6 +9,7 @@ clock tick, so edits the file system cannot tell apart by time are exercised too
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import shutil
@@ -329,3 +330,39 @@ def test_a_previous_generation_collected_mid_build_means_a_full_build(fraud_buil
     after = snapshot(fraud_builder.root)
     assert after == fresh(fraud_builder.root, fraud_builder.root.parent)
     assert len(after["versions"]) == len(expected_before["versions"]) + 1
+
+
+FAULT_POINTS = ["_write_batches", "_compact", "_derive", "save"]
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, database=None, phases=[Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow])
+@given(steps=STEPS, fault_at=st.integers(0, 7), point=st.sampled_from(FAULT_POINTS),
+       fault=st.sampled_from([OSError(28, "No space left on device"), KeyboardInterrupt()]))
+def test_a_refresh_that_fails_half_way_leaves_the_next_one_correct(steps, fault_at, point, fault):
+    """A refresh interrupted after it merged batches (a full disk, Ctrl-C in a notebook) must not
+    leave this process's last good state changed: the next refresh in the same process still answers
+    what a fresh build answers.  With at most two batches every refresh compacts."""
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        where = Path(tmp)
+        patch.setattr(index, "MAX_BATCHES", 2)
+        b = fraud_catalog(where / "cat")
+        Catalog(b.root).refresh()
+        for i, (op, model, n) in enumerate(steps):
+            apply(b, op, model, n)
+            if i == fault_at % len(steps):
+                owner = index._State if point == "save" else index._Build
+                real = getattr(owner, point)
+
+                def failing(*args, _real=real, **kwargs):
+                    if point in ("_compact", "_write_batches"):
+                        _real(*args, **kwargs)  # the records are rewritten, then it fails
+                    raise fault
+
+                with patch.context() as inner:
+                    inner.setattr(owner, point, failing)
+                    with contextlib.suppress(type(fault)):  # (a step that changed nothing builds nothing)
+                        Catalog(b.root).refresh()
+            Catalog(b.root).refresh()
+        assert snapshot(b.root) == fresh(b.root, where), f"{steps}, {point} failed at step {fault_at}"

@@ -266,3 +266,29 @@ def test_import_with_auto_commit_commits_everything(empty_catalog, sqlite_store,
     assert f"Point alias champion at fraud-detector@2 ({empty_catalog.user})" in log
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
     assert status == ""
+
+
+@pytest.mark.parametrize("mode", ["copy", "reference"])
+def test_a_version_without_files_is_imported_and_reported(empty_catalog, sqlite_store, tmp_path, mode):
+    """``runs:/.../model`` with no files (a run that never logged its model) does not abort the import."""
+    name = f"hollow-{mode}"
+    with _mlflow_at(sqlite_store["uri"], tmp_path) as client:  # (another module fixture may own the URI)
+        client.create_registered_model(name)
+        _experiment(client, mlflow, "hollow", tmp_path)
+        with mlflow.start_run() as run:
+            mlflow.log_metric("test_f1", 0.5)
+        client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+        full = _train(client, mlflow, "hollow", 0.3, 0.8, tmp_path, epochs=1)
+        client.create_model_version(name, f"runs:/{full}/model", full)
+    rows = import_mlflow(empty_catalog, sqlite_store["uri"], models=[name], artifacts=mode)
+    assert [(r["ref"], r["action"]) for r in rows] == [(name, "created model"), (f"{name}@1", "registered"),
+                                                      (f"{name}@2", "registered"),
+                                                      (f"{name}@1", "artifacts not verified")]
+    assert f"runs:/{run.info.run_id}/model" in rows[-1]["detail"]
+    hollow = empty_catalog.get(f"{name}@1")
+    assert hollow["artifacts"] == [{"uri": f"runs:/{run.info.run_id}/model"}]
+    assert hollow["manifest"]["tags"]["imported_artifacts"].startswith("not verified")
+    assert empty_catalog.versions(name)[1]["metrics"] == {"test_f1": pytest.approx(0.5)}
+    assert [c["message"] for c in empty_catalog.verify(f"{name}@1")] == ["stored elsewhere by URI; not checked"]
+    assert all(c["ok"] and "sha256" not in c["message"] for c in empty_catalog.verify(f"{name}@2"))
+    assert import_mlflow(empty_catalog, sqlite_store["uri"], models=[name], artifacts=mode) == []

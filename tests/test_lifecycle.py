@@ -86,7 +86,7 @@ def test_promote_a_missing_version_or_into_its_own_stage_exits_1(cli, empty_cata
 def test_without_policies_anyone_promotes_directly(cli, empty_catalog):
     empty_catalog.register("m")
     result = cli("promote", "m", "1", "production", "--format", "json", user=MALLORY)
-    assert result.json == {"status": "promoted", "request": None, "gates": []}
+    assert result.json == {"status": "promoted", "request": None, "reason": None, "gates": []}
 
 
 # -- the from rule, requesters -------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def test_model_yaml_policy_overrides_the_catalog(cli, story, fraud_builder):
     fraud_builder.model(FD, description="override", policies={"production": {"gates": []}})
     result = cli("promote", FD, "3", "production", "--format", "json", user=MALLORY)
     assert result.code == 0, result.err
-    assert result.json == {"status": "promoted", "request": None, "gates": []}
+    assert result.json == {"status": "promoted", "request": None, "reason": None, "gates": []}
 
 
 def test_model_yaml_override_can_be_stricter(cli, story, fraud_builder):

@@ -43,6 +43,7 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -77,6 +78,19 @@ LAYOUT = {
     "events": (["model", "id"], 10_000), "file_problems": (["path"], 10_000),
     "metrics": (["model", "version"], 20_000),
 }
+
+
+class FileRecord(NamedTuple):
+    """What a generation knows of one file: immutable, so a state shared by every refresh that starts
+    from it (this process's memo) cannot be changed by a refresh that fails half-way."""
+
+    ctime_ns: int
+    size: int
+    batch: str | None  # the batch holding the file's rows (None: not read)
+    ok: bool  # the file produced its main row
+
+
+NO_RECORD = FileRecord(0, 0, None, False)
 
 
 @dataclass
@@ -170,14 +184,14 @@ class _State:
     versions).
 
     ``listings``: folder -> its listing, with the files' ctimes as recorded (``scan.RACY`` if untrusted).
-    ``files``: path -> [ctime_ns, size, batch, ok] where ``batch`` holds the file's rows (None if it was
+    ``files``: path -> FileRecord(ctime_ns, size, batch, ok) where ``batch`` holds the file's rows (None if it was
     not read: a metric table of a version without a valid manifest) and ``ok`` says the file produced its
     main row (a manifest that parsed and passed its checks is a version).  Records and listings are
     never changed in place once a generation is written: a state is shared by every refresh that
     starts from it.
     """
 
-    def __init__(self, listings: Mapping[str, scan.Listing], files: dict[str, list]) -> None:
+    def __init__(self, listings: Mapping[str, scan.Listing], files: dict[str, FileRecord]) -> None:
         self.listings = listings
         self.files = files
 
@@ -189,7 +203,7 @@ class _State:
         rels, dir_ctimes, counts = (dirs[c].to_pylist() for c in dirs.column_names)
         problems = {rel: [tuple(x) for x in found] for rel, found in raw["dir_problems"].items()}
         pending = {rel: (model, version) for rel, (model, version) in raw["pending"].items()}
-        files = dict(zip(paths, map(list, zip(ctimes, sizes, batches, oks))))
+        files = dict(zip(paths, map(FileRecord._make, zip(ctimes, sizes, batches, oks))))
         return cls(_Stored(rels, dir_ctimes, counts, paths, ctimes, sizes, problems, pending), files)
 
     def settled(self, clock: int) -> _State:
@@ -205,7 +219,7 @@ class _State:
         listings = listings if isinstance(listings, scan.Listings) else dict(listings)
         files = dict(files)
         for path in racy_files:
-            files[path] = [scan.RACY, *files[path][1:]]
+            files[path] = files[path]._replace(ctime_ns=scan.RACY)
         for rel in {*racy_dirs, *(p.rsplit("/", 1)[0] if "/" in p else "" for p in racy_files)}:
             old = listings[rel]
             listings[rel] = scan.Listing(
@@ -485,8 +499,8 @@ class _Build:
         return listing.files if listing else []
 
     # -- which files to read ----------------------------------------------------------------------
-    def _files(self) -> dict[str, list]:
-        """Read what changed into a new batch; return the new file records (path -> [ctime, size, batch, ok]).
+    def _files(self) -> dict[str, FileRecord]:
+        """Read what changed into a new batch; return the new file records (path -> FileRecord).
 
         Only the files of the listings that moved are looked at (all of them in a first build).
         """
@@ -512,7 +526,7 @@ class _Build:
         for p, info in current.items():
             record = files.get(p)
             if record is not None and (record[0] != info.ctime_ns or record[1] != info.size):
-                files[p] = [info.ctime_ns, info.size, record[2], record[3]]
+                files[p] = record._replace(ctime_ns=info.ctime_ns, size=info.size)
         batch = secrets.token_hex(4)
         self.new_batch = batch
         yaml_files = sorted(p for p in changed if current[p].kind in ("manifest", "model", "event"))
@@ -527,7 +541,7 @@ class _Build:
         # unfinished registrations never reach the index
         candidates = [infos[p] for p in sorted(changed | metric_reread) if p in infos and infos[p].kind == "metrics"
                       and ((m := manifest(infos[p].model, infos[p].version)) in changed
-                           or files.get(m, [0, 0, None, False])[3])]
+                           or files.get(m, NO_RECORD).ok)]
         metric_problems: list[tuple[str, str, str]] = []
         segment = self.tmp / f"metrics-{batch}-{secrets.token_hex(2)}.parquet"
         failed = extract.write_metrics(self.root, candidates, metric_problems, segment)
@@ -538,7 +552,7 @@ class _Build:
                 self.early_headline = pool.submit(derive_headline, [str(segment)], None, None, set())
             tables, problems, ok = waiting()
         to_read = [i for i in candidates
-                   if ok.get(m := manifest(i.model, i.version), files.get(m, [0, 0, None, False])[3])]
+                   if ok.get(m := manifest(i.model, i.version), files.get(m, NO_RECORD).ok)]
         read_paths = {i.path for i in to_read}
         problems += [x for x in metric_problems if x[0] in read_paths]
         if len(to_read) < len(candidates) and segment.exists():
@@ -546,12 +560,12 @@ class _Build:
             _keep_sources(segment, read_paths)
         self.new_metrics = segment.name if segment.exists() else None
         for path in yaml_files:
-            files[path] = [current[path].ctime_ns, current[path].size, batch, ok[path]]
+            files[path] = FileRecord(current[path].ctime_ns, current[path].size, batch, ok[path])
         for info in to_read:
-            files[info.path] = [info.ctime_ns, info.size, batch, info.path not in failed]
+            files[info.path] = FileRecord(info.ctime_ns, info.size, batch, info.path not in failed)
         for p in changed | metric_reread:
             if p in infos and p not in files:
-                files[p] = [infos[p].ctime_ns, infos[p].size, None, False]
+                files[p] = FileRecord(infos[p].ctime_ns, infos[p].size, None, False)
         tables["file_problems"] = pa.Table.from_pylist(
             [{"path": p, "severity": s, "message": m, "_source": p} for p, s, m in problems],
             schema=SCHEMAS["file_problems"])
@@ -561,7 +575,7 @@ class _Build:
         return files
 
     # -- segments -------------------------------------------------------------------------------
-    def _write_batches(self, files: dict[str, list]) -> dict[str, list[str]]:
+    def _write_batches(self, files: dict[str, FileRecord]) -> dict[str, list[str]]:
         """Write the new batch, rewrite old batches that lost rows, link the rest; compact; list segments."""
         stale_by_batch: dict[str, set[str]] = {}
         for path in self.stale:
@@ -596,7 +610,8 @@ class _Build:
         pq.write_table(rows.cast(SCHEMAS[table]), self.tmp / name, compression="zstd", row_group_size=group)
         return name
 
-    def _compact(self, batches: dict[str, dict[str, str]], files: dict[str, list]) -> dict[str, dict[str, str]]:
+    def _compact(self, batches: dict[str, dict[str, str]], files: dict[str, FileRecord]
+                 ) -> dict[str, dict[str, str]]:
         """Past MAX_BATCHES, merge the small batches (and the big one too once they add up to half of it)."""
         if len(batches) <= MAX_BATCHES:
             return batches
@@ -616,13 +631,14 @@ class _Build:
         for b in merge:
             for segment in batches[b].values():
                 (self.tmp / segment).unlink()
-        for record in files.values():
-            if record[2] in merge:
-                record[2] = merged
+        # new records, never the old ones changed: the previous state (this process's memo) shares them
+        for path, record in files.items():
+            if record.batch in merge:
+                files[path] = record._replace(batch=merged)
         return out
 
     # -- derived tables ---------------------------------------------------------------------------
-    def _valid_versions(self, files: dict[str, list], models: set[str] | None) -> dict[str, set[int]]:
+    def _valid_versions(self, files: dict[str, FileRecord], models: set[str] | None) -> dict[str, set[int]]:
         """model -> its versions with a valid manifest, for ``models`` (None: every model)."""
         versions: dict[str, set[int]] = {}
         if models is None:
@@ -631,13 +647,13 @@ class _Build:
             manifests = [f"{folder}/{MANIFEST}" for m in models
                          for listing in [self.listings.get(f"{MODELS_DIR}/{m}/{VERSIONS_DIR}")] if listing
                          for folder in listing.subdirs]
-            manifests = [p for p in manifests if files.get(p, [0, 0, None, False])[3]]
+            manifests = [p for p in manifests if files.get(p, NO_RECORD).ok]
         for path in manifests:
             _, model, version = scan.classify(path)
             versions.setdefault(model, set()).add(version)
         return versions
 
-    def _derive(self, files: dict[str, list], tables: dict[str, list[str]]) -> None:
+    def _derive(self, files: dict[str, FileRecord], tables: dict[str, list[str]]) -> None:
         def read(table: str, models: set[str] | None) -> pa.Table:
             """Rows of ``models`` (None: all); segments are sorted by model, so row groups are skipped."""
             where = [("model", "in", sorted(models))] if models is not None else None
@@ -673,7 +689,7 @@ class _Build:
                 # the rows recomputed are those of touched models x touched numbers (derive_headline)
                 names, numbers = {m for m, _ in these}, {v for _, v in these}
                 valid = {(m, v) for m in names for v in numbers
-                         if files.get(f"{MODELS_DIR}/{m}/{VERSIONS_DIR}/{v}/{MANIFEST}", [0, 0, None, False])[3]}
+                         if files.get(f"{MODELS_DIR}/{m}/{VERSIONS_DIR}/{v}/{MANIFEST}", NO_RECORD).ok}
                 old = pq.read_table(self.previous / headline_file(bucket))
                 fresh = derive_headline(segments, these, old, valid)
                 buckets[bucket] = fresh.sort_by([("model", "ascending"), ("version", "ascending")])

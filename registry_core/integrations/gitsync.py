@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry_core.errors import CatalogError, Conflict, RegistryError
 from registry_core.format.layout import build_path, parse_path
-from registry_core.format.names import is_digits
+from registry_core.format.names import MAX_VERSION, is_digits
 from registry_core.format.settings import load_settings
 from registry_core.format.yamlio import dumps, load_file, loads
 from registry_core.integrations.git import catalog_prefix, git, git_bytes, hash_blob, repo_root, run
@@ -221,6 +221,9 @@ def plan_renumbering(base: dict[str, set[int]], local: dict[str, set[int]],
         if not set(mine) & theirs.get(model, set()):
             continue
         start = max(theirs.get(model, set()) | base.get(model, set())) + 1
+        if start + len(mine) - 1 > MAX_VERSION:
+            raise Conflict(f"sync: {model}: renumbering {len(mine)} local version(s) after {start - 1} would pass "
+                           "2^63 - 1, the largest version number; nothing was changed")
         moves = {old: start + i for i, old in enumerate(mine)}
         plan[model] = {old: new for old, new in moves.items() if old != new}
     return plan

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 REASON = "imported from MLflow"
 TAG = "imported_from"
+#: manifest tag of a version whose MLflow files could not be downloaded (its source is recorded by URI)
+UNVERIFIED_TAG = "imported_artifacts"
 ARTIFACT_MODES = ("copy", "reference", "none")
 
 #: keeps mlflow local, quiet and off the network; set before mlflow's first import
@@ -96,6 +98,10 @@ def _split(key: str, prefixes: list[tuple[str, str]]) -> tuple[str, str | None]:
     return key, None
 
 
+class Unavailable(Exception):
+    """A model version's files could not be downloaded (an empty ``runs:/.../model``, a store gone)."""
+
+
 class _Source:
     """The MLflow store, read through MlflowClient (the only place mlflow is touched)."""
 
@@ -141,6 +147,14 @@ class _Source:
         return self.client.get_metric_history(run_id, key)
 
     def download(self, uri: str, folder: Path) -> Path:
+        """The files at ``uri``, downloaded into ``folder``; ``Unavailable`` if the store has none there."""
+        try:
+            return self._download(uri, folder)
+        except (self.mlflow.exceptions.MlflowException, OSError) as exc:
+            lines = str(exc).strip().splitlines()
+            raise Unavailable(lines[0] if lines else type(exc).__name__) from None
+
+    def _download(self, uri: str, folder: Path) -> Path:
         match = re.match(r"^models:/(m-[0-9a-f]+)/?\Z", uri)
         if match:  # an MLflow 3 logged model: mlflow would resolve it against the process-wide registry
             uri = self.client.get_logged_model(match.group(1)).artifact_location
@@ -248,7 +262,7 @@ def _write_model_file(catalog: Catalog, model: str, registered) -> bool:
 
 
 def _version(catalog: Catalog, source: _Source, model: str, mv, origin: str, artifacts: str,
-             prefixes: list[tuple[str, str]], report: list[dict]) -> int:
+             prefixes: list[tuple[str, str]], report: list[dict], unverified: list[dict]) -> int:
     run = source.run(mv.run_id)
     skipped: list[str] = []
     metrics = _metric_rows(source, run, prefixes, skipped) if run else []
@@ -259,8 +273,16 @@ def _version(catalog: Catalog, source: _Source, model: str, mv, origin: str, art
     run_info, code = _lineage(run)
     user = mv.user_id or (run.data.tags.get("mlflow.user") if run else None) or (run.info.user_id if run else None)
     description = mv.description or (run.data.tags.get("mlflow.note.content") if run else None)
+    missing = None
     with tempfile.TemporaryDirectory(prefix="modelreg-mlflow-") as tmp:
-        files = _artifacts(source, mv, artifacts, Path(tmp))
+        try:
+            files = _artifacts(source, mv, artifacts, Path(tmp))
+        except Unavailable as exc:
+            # the rest of the version is worth having: its source is recorded by URI, with no checksum
+            # (so verify and the artifacts_verified gate treat it as not verified), and reported
+            missing = str(exc)
+            files = [{"uri": mv.source}]
+            tags[UNVERIFIED_TAG] = f"not verified: {missing}"
         writer = catalog.as_user(user) if user else catalog
         result = writer.register(model, params=params, metrics=metrics or None, artifacts=files,
                                  datasets=_datasets(run) if run else None, description=description or None,
@@ -270,6 +292,9 @@ def _version(catalog: Catalog, source: _Source, model: str, mv, origin: str, art
         detail += f"; skipped {len(skipped)} non-finite value(s), first: {skipped[0]}"
     report.append({"mlflow": origin, "ref": f"{model}@{result['version']}", "action": "registered",
                    "detail": detail})
+    if missing is not None:
+        unverified.append({"mlflow": origin, "ref": f"{model}@{result['version']}", "action": "artifacts not verified",
+                           "detail": f"no files could be downloaded from {mv.source} ({missing}); recorded by URI"})
     return result["version"]
 
 
@@ -342,7 +367,9 @@ def import_mlflow(catalog: Catalog, tracking_uri: str, models: list[str] | None 
 
     ``artifacts``: ``copy`` (into the version folder), ``reference`` (record ``uri`` + sha256 + size)
     or ``none``.  ``dataset_prefixes``: ``PREFIX=DATASET`` pairs splitting metric names into metric
-    and dataset (``test_=test``).  Re-running imports only what is new.
+    and dataset (``test_=test``).  Re-running imports only what is new.  A version whose files cannot
+    be downloaded is imported all the same, its source recorded by URI without a checksum (not
+    verified) and tagged ``imported_artifacts``; such versions are listed at the end of the report.
     """
     if artifacts not in ARTIFACT_MODES:
         raise InvalidInput(f"--artifacts {artifacts!r}: expected one of {', '.join(ARTIFACT_MODES)}")
@@ -353,6 +380,7 @@ def import_mlflow(catalog: Catalog, tracking_uri: str, models: list[str] | None 
         raise InvalidInput(f"--tracking-uri {tracking_uri}: no such folder")
     source = _Source(tracking_uri)
     report: list[dict] = []
+    unverified: list[dict] = []  # versions whose files could not be downloaded: reported at the end
     for registered in source.models(models):
         model = target_name(registered.name)
         if _write_model_file(catalog, model, registered):
@@ -370,7 +398,8 @@ def import_mlflow(catalog: Catalog, tracking_uri: str, models: list[str] | None 
                 report.append({"mlflow": origin, "ref": model, "action": "skipped",
                                "detail": f"status {mv.status}"})
                 continue
-            numbers[str(mv.version)] = _version(catalog, source, model, mv, origin, artifacts, prefixes, report)
+            numbers[str(mv.version)] = _version(catalog, source, model, mv, origin, artifacts, prefixes, report,
+                                                unverified)
         _lifecycle(catalog, model, registered, versions, numbers, report)
     gitsync.after_write(catalog)  # model.yaml files and imported events, when auto-commit is on
-    return report
+    return report + unverified

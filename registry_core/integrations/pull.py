@@ -2,7 +2,8 @@
 
 All or nothing: every file is copied to a temporary name inside DIR while its sha256 is computed
 from the very bytes written, and only when every file matches the manifest are they renamed into
-place.  A mismatch, a missing file or a recorded path that would leave DIR refuses the whole pull
+place.  A mismatch, a missing file, a link anywhere between the catalog and the file (never followed, so
+nothing outside the catalog is read) or a recorded path that would leave DIR refuses the whole pull
 and writes no file (the files already in DIR stay as they were).  Artifacts stored elsewhere by
 URI are listed, not fetched.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import stat
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -34,10 +36,29 @@ def _target(folder: Path, rel: str) -> Path:
     return target
 
 
+def _linked_part(root: Path, source: Path) -> Path | None:
+    """The first part of ``source`` below the catalog ``root`` that is a link (None: no link on the way).
+
+    Every folder from the catalog down to the file is looked at with ``lstat``: a linked ``artifacts/``
+    folder, version folder or model folder would otherwise let a pull read a file outside the catalog.
+    """
+    path = root
+    for part in source.relative_to(root).parts:
+        path = path / part
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return path
+        except OSError:
+            return None  # missing: reported as missing
+    return None
+
+
 def _copy_hashing(source: Path, tmp: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with open(source, "rb") as reader, open(tmp, "xb") as writer:
+    # O_NOFOLLOW: a link put in place after the check is still not followed
+    fd = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with open(fd, "rb") as reader, open(tmp, "xb") as writer:
         while chunk := reader.read(CHUNK):
             digest.update(chunk)
             writer.write(chunk)
@@ -69,7 +90,11 @@ def pull(catalog: Catalog, ref: str, to: str | os.PathLike) -> list[dict]:
         if not item.get("sha256"):
             raise CatalogError(f"pull: {found['ref']}: {rel} has no recorded sha256; cannot verify it")
         source = version_dir / rel
-        if source.is_symlink() or not source.is_file():
+        linked = _linked_part(catalog.root, source)
+        if linked is not None:
+            raise CatalogError(f"pull: {found['ref']}: {catalog.layout.relative(linked)} is a link, never followed "
+                               "(artifacts are read only from inside the catalog); nothing was written")
+        if not source.is_file():
             raise CatalogError(f"pull: {found['ref']}: {rel} is missing (or a link); nothing was written")
         plan.append((rel, item, source))
     folder.mkdir(parents=True, exist_ok=True)

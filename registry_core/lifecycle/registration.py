@@ -22,7 +22,7 @@ from registry_core.format.metrics import parse_metric_args, read_input_file, to_
 from registry_core.format.names import check_name, is_digits, parse_ref
 from registry_core.format.yamlio import dumps, iso, load_file
 from registry_core.lifecycle.events import now
-from registry_core.store.artifacts import copy_in
+from registry_core.store.artifacts import copy_in, source_files
 from registry_core.store.atomic import write_once
 from registry_core.store.locking import model_lock
 
@@ -211,8 +211,7 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
     copies = [a for a in artifacts or [] if not isinstance(a, dict)]
     references = [_reference(a) for a in artifacts or [] if isinstance(a, dict)]
     for path in copies:
-        if not Path(path).exists():
-            raise InvalidInput(f"--artifact {path}: no such file or folder")
+        source_files(Path(path))  # exists, and no reserved names: checked before anything is written
     if created_at is not None and (not isinstance(created_at, dt.datetime) or created_at.tzinfo is None):
         raise InvalidInput(f"created_at must be a timezone-aware datetime, got {created_at!r}")
     if tags is not None and not isinstance(tags, dict):

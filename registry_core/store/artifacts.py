@@ -31,8 +31,12 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def copy_in(source: Path, artifacts_dir: Path) -> dict:
-    """Copy one file (or every file of a folder) into ``artifacts_dir``; return manifest entries."""
+def source_files(source: Path) -> list[tuple[Path, Path]]:
+    """(file, its path below ``artifacts/``) for one ``--artifact`` file or folder, names checked.
+
+    A name starting with the temporary prefix is refused: ``gc`` takes such files for leftovers of
+    interrupted writes.
+    """
     source = Path(source)
     if not source.exists():
         raise InvalidInput(f"--artifact {source}: no such file or folder")
@@ -41,6 +45,16 @@ def copy_in(source: Path, artifacts_dir: Path) -> dict:
         pairs = [(p, Path(source.name) / p.relative_to(source)) for p in files]
     else:
         pairs = [(source, Path(source.name))]
+    for path, rel in pairs:
+        if any(part.startswith(TMP_PREFIX) for part in rel.parts):
+            raise InvalidInput(f"--artifact {path}: names starting with {TMP_PREFIX!r} are reserved for "
+                               "temporary files (rename it)")
+    return pairs
+
+
+def copy_in(source: Path, artifacts_dir: Path) -> list[dict]:
+    """Copy one file (or every file of a folder) into ``artifacts_dir``; return manifest entries."""
+    pairs = source_files(Path(source))
     entries = []
     for path, rel in pairs:
         target = artifacts_dir / rel
