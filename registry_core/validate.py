@@ -65,7 +65,7 @@ def validate(catalog: Catalog) -> list[dict]:
         folder = catalog.root / row["path"]
         for item in manifest.get("artifacts") or []:
             rel = item.get("path")
-            if not rel:
+            if not rel or "uri" in item:  # stored by URI: `path` is only where `pull` writes it
                 continue
             path = folder / rel
             if path.is_symlink() or not path.resolve().is_relative_to(folder.resolve()):
@@ -78,8 +78,10 @@ def validate(catalog: Catalog) -> list[dict]:
     return sorted(problems, key=lambda p: (p["severity"] != "error", p["path"]))
 
 
-def verify(catalog: Catalog, ref: str | None = None) -> list[dict]:
-    """Recompute artifact checksums of one version or all: [{ref, path, ok, message}]."""
+def verify(catalog: Catalog, ref: str | None = None, deep: bool | None = None) -> list[dict]:
+    """Recompute artifact checksums of one version or all: [{ref, path, ok, message}].
+
+    Objects in a store are checked for existence and size, or with ``deep`` by their full sha256."""
     if ref is not None:
         found = catalog.resolve(ref)
         rows = catalog.sql("SELECT model, version, path, manifest FROM _versions WHERE model = ? AND version = ?",
@@ -89,7 +91,7 @@ def verify(catalog: Catalog, ref: str | None = None) -> list[dict]:
     results = []
     for row in rows:
         artifacts = json.loads(row["manifest"]).get("artifacts") or []
-        for check in verify_entries(catalog.root / row["path"], artifacts):
+        for check in verify_entries(catalog.root / row["path"], artifacts, catalog.settings.artifacts, deep):
             results.append({"ref": f"{row['model']}@{row['version']}", "path": check.path, "ok": check.ok,
                             "message": check.message})
     return results
