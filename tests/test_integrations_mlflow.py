@@ -220,7 +220,9 @@ def test_mlflow3_logged_model_and_unusual_name(empty_catalog, sqlite_store):
     found = empty_catalog.resolve("Churn-Model@1")
     names = {a["uri"].rsplit("/", 1)[-1]: a for a in found["artifacts"]}
     assert "MLmodel" in names and all(len(a["sha256"]) == 64 and a["size"] > 0 for a in names.values())
-    assert all(a["uri"].startswith("models:/m-") for a in names.values())
+    # the references name where MLflow keeps the files, so verify and pull check them without MLflow
+    assert all(a["uri"].startswith("file://") and a["path"].startswith("artifacts/model/") for a in names.values())
+    assert all(c["ok"] for c in empty_catalog.verify("Churn-Model@1", deep=True))
     assert empty_catalog.versions("Churn-Model")[0]["metrics"] == {"test_f1": pytest.approx(0.7)}
 
 
