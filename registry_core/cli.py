@@ -325,9 +325,12 @@ def cmd_import_mlflow(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
-    from registry_core.integrations.gitsync import sync
+    from registry_core.integrations.gitsync import pull_only, sync
 
-    result = sync(cat, remote=args.remote, push=not args.no_push).to_dict()
+    if args.pull_only:
+        result = pull_only(cat, remote=args.remote).to_dict()
+    else:
+        result = sync(cat, remote=args.remote, push=not args.no_push).to_dict()
     if args.format == "json":
         out(formats.to_json(result))
         return 0
@@ -520,6 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
                 cmd_sync, choices=("table", "json"))
     p.add_argument("--remote", help="git remote (default: the branch's upstream remote, else origin)")
     p.add_argument("--no-push", action="store_true", help="pull and renumber, but do not push")
+    p.add_argument("--pull-only", action="store_true",
+                   help="read-only clone (dashboard replica, CI): fast-forward to the remote; never commit or push")
 
     p = command("pull", "copy a version's artifacts into a folder, verified by checksum (all or nothing)", cmd_pull)
     p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")
