@@ -289,3 +289,18 @@ def test_endpoint_from_environment_and_missing_bucket(tmp_path, s3, monkeypatch)
     result = cli("register", "fraud", "--artifact", str(model), cat=tmp_path / "cat")
     assert result.returncode == 1 and result.stderr.startswith("error: ") and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "cat" / "models" / "fraud" / "versions" / "2").exists()
+
+
+def test_a_file_changed_during_its_upload_is_not_registered(tmp_path, s3):
+    cat = store_catalog(tmp_path / "cat", s3)
+    model = write(tmp_path / "in" / "model.bin", 20 * MB, seed=15)
+
+    def edit(name, done, total):  # the training job rewrites the file while it is being sent
+        if done < total:
+            with open(model, "ab") as handle:
+                handle.write(b"more")
+
+    with pytest.raises(CatalogError, match="changed while it was being uploaded"):
+        cat.register("fraud", artifacts=[model], progress=edit)
+    assert objects(s3) == {}
+    assert not (tmp_path / "cat" / "models" / "fraud" / "versions" / "1").exists()

@@ -107,12 +107,7 @@ class ObjectBlobs:
                 self.obstore.put(self._store, key, data, chunk_size=CHUNK, max_concurrency=CONCURRENCY)
         except errors.AlreadyExistsError:
             return False
-        except (CatalogError, InvalidInput):
-            raise
         except Exception as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, CatalogError | InvalidInput):  # raised by our own stream of chunks
-                raise cause from None
             raise self._fail(key, exc) from None
         return True
 

@@ -3,8 +3,10 @@
 Each file goes to ``<store>/sha256/<2 hex>/<64 hex>``.  The key is the hash of the bytes, so it must be
 known before the upload starts: a small file (up to one chunk) is read once into memory, hashed and sent
 as one conditional PUT; a large file is hashed in a first read, skipped when the object already exists
-with the same size, else streamed as a multipart upload of bounded memory while it is hashed again, so a
-file that changes during the upload fails the upload instead of storing bytes under the wrong key.
+with the same size, else streamed as a multipart upload of bounded memory.  A file whose size or
+modification time changed between the hash and the end of the upload fails the upload (and its object
+is removed) instead of leaving bytes under the wrong key.  (Hashing it a second time while sending would
+also catch an edit that keeps both, at the price of a second full sha256 pass per upload.)
 (Streaming to a temporary key and copying would read the file once, but a server-side copy is limited
 to 5 GB on S3 and writes every byte twice, and re-registering a known file would upload it again.)
 An object found with the wrong size is damaged by definition and is replaced.
@@ -24,19 +26,19 @@ from registry_core.store.blobs import CHUNK, BlobStore, content_key, open_store
 Progress = Callable[[str, int, int], None]  # (file name, bytes done, bytes total)
 
 
-def _chunks(path: Path, digest: str, name: str, progress: Progress | None) -> Iterator[bytes]:
-    hasher = hashlib.sha256()
-    size = path.stat().st_size
+def _chunks(path: Path, name: str, size: int, progress: Progress | None) -> Iterator[bytes]:
     done = 0
     with open(path, "rb") as handle:
         while chunk := handle.read(CHUNK):
-            hasher.update(chunk)
             done += len(chunk)
             if progress:
                 progress(name, done, size)
             yield chunk
-    if hasher.hexdigest() != digest:
-        raise CatalogError(f"--artifact {path}: the file changed while it was being uploaded; nothing was registered")
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def upload_file(store: BlobStore, path: Path, name: str | None = None,
@@ -49,6 +51,7 @@ def upload_file(store: BlobStore, path: Path, name: str | None = None,
         data = path.read_bytes()
         digest, size = hashlib.sha256(data).hexdigest(), len(data)
     else:
+        stamp = _stamp(path)
         digest, size = sha256_file(path)
     key = content_key(digest)
     existing = store.size(key)
@@ -56,7 +59,11 @@ def upload_file(store: BlobStore, path: Path, name: str | None = None,
     if uploaded:
         if existing is not None:
             store.delete(key)  # wrong size under a content key: damaged, replace it
-        store.create(key, data if small else _chunks(path, digest, name, progress))
+        store.create(key, data if small else _chunks(path, name, size, progress))
+        if not small and _stamp(path) != stamp:
+            store.delete(key)
+            raise CatalogError(f"--artifact {path}: the file changed while it was being uploaded; "
+                               "nothing was registered")
     if progress:
         progress(name, size, size)
     return {"uri": f"{store.url}/{key}", "sha256": digest, "size": size, "uploaded": uploaded}
