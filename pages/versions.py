@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.context import current
+from dashboard.downloads import artifact_download
 from dashboard.widgets import (
     COMPARE,
     LINEAGE,
@@ -138,6 +139,7 @@ with tabs[2]:
     if manifest.get("artifacts"):
         st.dataframe(manifest["artifacts"], hide_index=True, width="stretch")
         st.caption(f"folder: `{info['path']}`")
+        artifact_download(cat, f"{model}@{number}", "versions_artifacts")
     else:
         st.caption("No artifacts recorded (register with `--artifact PATH` to keep the model's files here).")
 with tabs[3]:

@@ -506,17 +506,36 @@ class Catalog:
 
         return validate(self)
 
-    def gc(self, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
-        """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths."""
+    def gc(self, older_than_s: float = 3600, dry_run: bool = False, objects: bool = False) -> list[str]:
+        """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths.
+
+        ``objects``: instead, the objects in the artifact store that no manifest references (their URIs).
+        """
+        if objects:
+            from registry_core.store.orphans import orphan_objects
+
+            return orphan_objects(self.layout.models, self.settings.artifacts, older_than_s, dry_run)
         from registry_core.gc import gc
 
         return gc(self, older_than_s, dry_run)
 
     @_one_refresh
-    def verify(self, ref: str | None = None) -> list[dict]:
+    def verify(self, ref: str | None = None, deep: bool | None = None) -> list[dict]:
+        """Check artifacts; stored objects by existence and size, or their full sha256 with ``deep``
+        (default: the catalog's ``artifacts.verify``)."""
         from registry_core.verify import verify
 
-        return verify(self, ref)
+        return verify(self, ref, deep)
+
+    def artifact_download(self, ref: str, limit: int = 200 * 2**20) -> dict:
+        """A version's artifacts for a browser download: ``{name, size, data, uris}``.
+
+        ``data`` is one file's bytes, or a zip of several, fetched and verified like ``pull``; it is
+        None when the artifacts together exceed ``limit`` bytes, and ``uris`` then says where they are.
+        """
+        from registry_core.integrations.pull import download_bundle
+
+        return download_bundle(self, ref, limit)
 
     # -- the CLI's other verbs, by their names ------------------------------------------------------
     def show(self, ref: str) -> dict:
@@ -527,10 +546,15 @@ class Catalog:
         """``modelreg list``: every model (``models``), or one model's versions (``versions``)."""
         return self.models() if model is None else self.versions(model)
 
-    def sync(self, remote: str | None = None, push: bool = True) -> dict:
-        """``modelreg sync``: commit, pull with rebase (renumbering colliding local versions), push."""
+    def sync(self, remote: str | None = None, push: bool = True, pull_only: bool = False) -> dict:
+        """``modelreg sync``: commit, pull with rebase (renumbering colliding local versions), push.
+
+        ``pull_only``: fast-forward from the remote and never commit or push (a read-only replica)."""
+        from registry_core.integrations.gitsync import pull_only as fast_forward
         from registry_core.integrations.gitsync import sync
 
+        if pull_only:
+            return fast_forward(self, remote=remote).to_dict()
         return sync(self, remote=remote, push=push).to_dict()
 
     def pull(self, ref: str, to: str | os.PathLike) -> list[dict]:

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,23 @@ def out(text: str) -> None:
     print(text)
 
 
+def _progress_bar():
+    """A one-line upload progress bar on stderr, only when stderr is a terminal (never in logs or pipes)."""
+    if not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def show(name: str, done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-6) / 1e6
+        percent = 100 * done // total if total else 100
+        sys.stderr.write(f"\r\x1b[Kuploading {name[-40:]}: {percent:3d}% of {total / 1e6:,.1f} MB, {rate:,.0f} MB/s")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
 # -- commands -----------------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace) -> int:
     path = args.path or args.catalog or "catalog"
@@ -80,7 +98,8 @@ def cmd_register(args: argparse.Namespace, cat: Catalog) -> int:
     metrics = rows or None
     result = cat.register(args.model, params=params, metrics=metrics, artifacts=args.artifact,
                           datasets=args.dataset, parents=args.parent, description=args.description,
-                          tags=_kv(args.tag, "--tag") or None, framework=args.framework, task=args.task)
+                          tags=_kv(args.tag, "--tag") or None, framework=args.framework, task=args.task,
+                          progress=_progress_bar())
     out(formats.to_json(result) if args.format == "json" else f"{result['model']}@{result['version']}")
     return 0
 
@@ -309,7 +328,7 @@ def cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, cat: Catalog) -> int:
-    results = cat.verify(args.ref)
+    results = cat.verify(args.ref, deep=True if args.deep else None)
     out(formats.render(results, args.format, ["ref", "path", "ok", "message"]))
     bad = [r for r in results if not r["ok"]]
     if bad:
@@ -320,7 +339,7 @@ def cmd_verify(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_gc(args: argparse.Namespace, cat: Catalog) -> int:
-    removed = cat.gc(older_than_s=args.older_than * 60, dry_run=args.dry_run)
+    removed = cat.gc(older_than_s=args.older_than * 60, dry_run=args.dry_run, objects=args.objects)
     verb = "would remove" if args.dry_run else "removed"
     out(formats.render([{"path": p, "action": verb} for p in removed], args.format, ["path", "action"]))
     return 0
@@ -334,7 +353,7 @@ def cmd_import_mlflow(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
-    result = cat.sync(remote=args.remote, push=not args.no_push)
+    result = cat.sync(remote=args.remote, push=not args.no_push, pull_only=args.pull_only)
     if args.format == "json":
         out(formats.to_json(result))
         return 0
@@ -424,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("register", "add a version of a model; prints MODEL@N", cmd_register)
     p.add_argument("model", help="model name (created on first use)")
-    p.add_argument("--artifact", action="append", help="file or folder to copy in (repeatable)")
+    p.add_argument("--artifact", action="append",
+                   help="file or folder to copy in, or upload to the artifact store if one is set (repeatable)")
     p.add_argument("--param", action="append", help="hyperparameter KEY=VALUE (repeatable)")
     p.add_argument("--params", help="YAML or JSON file of params")
     p.add_argument("--metric", action="append", help="headline metric [DATASET:]NAME=VALUE (repeatable)")
@@ -510,10 +530,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("verify", "recompute artifact checksums; exit 1 on any mismatch", cmd_verify)
     p.add_argument("ref", nargs="?", help="only this version")
+    p.add_argument("--deep", action="store_true",
+                   help="stream stored objects and recompute their sha256 (default: check existence and size)")
 
     p = command("gc", "remove leftovers of interrupted writes (temporary files, unfinished versions)", cmd_gc)
     p.add_argument("--older-than", type=float, default=60, help="only leftovers older than this many minutes")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    p.add_argument("--objects", action="store_true",
+                   help="instead: objects in the artifact store that no manifest references (run --dry-run first)")
 
     p = command("import-mlflow", "bring registered models, runs and stages in from an MLflow store; "
                 "re-running imports only what is new", cmd_import_mlflow)
@@ -528,6 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
                 cmd_sync, choices=("table", "json"))
     p.add_argument("--remote", help="git remote (default: the branch's upstream remote, else origin)")
     p.add_argument("--no-push", action="store_true", help="pull and renumber, but do not push")
+    p.add_argument("--pull-only", action="store_true",
+                   help="read-only clone (dashboard replica, CI): fast-forward to the remote; never commit or push")
 
     p = command("pull", "copy a version's artifacts into a folder, verified by checksum (all or nothing)", cmd_pull)
     p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")

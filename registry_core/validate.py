@@ -60,7 +60,7 @@ def validate(catalog: Catalog) -> list[dict]:
         folder = catalog.root / row["path"]
         for item in manifest.get("artifacts") or []:
             rel = item.get("path")
-            if not rel:
+            if not rel or "uri" in item:  # stored by URI: `path` is only where `pull` writes it
                 continue
             path = folder / rel
             if path.is_symlink() or not path.resolve().is_relative_to(folder.resolve()):

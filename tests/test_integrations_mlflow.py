@@ -220,7 +220,9 @@ def test_mlflow3_logged_model_and_unusual_name(empty_catalog, sqlite_store):
     found = empty_catalog.resolve("Churn-Model@1")
     names = {a["uri"].rsplit("/", 1)[-1]: a for a in found["artifacts"]}
     assert "MLmodel" in names and all(len(a["sha256"]) == 64 and a["size"] > 0 for a in names.values())
-    assert all(a["uri"].startswith("models:/m-") for a in names.values())
+    # the references name where MLflow keeps the files, so verify and pull check them without MLflow
+    assert all(a["uri"].startswith("file://") and a["path"].startswith("artifacts/model/") for a in names.values())
+    assert all(c["ok"] for c in empty_catalog.verify("Churn-Model@1", deep=True))
     assert empty_catalog.versions("Churn-Model")[0]["metrics"] == {"test_f1": pytest.approx(0.7)}
 
 
@@ -289,6 +291,7 @@ def test_a_version_without_files_is_imported_and_reported(empty_catalog, sqlite_
     assert hollow["artifacts"] == [{"uri": f"runs:/{run.info.run_id}/model"}]
     assert hollow["manifest"]["tags"]["imported_artifacts"].startswith("not verified")
     assert empty_catalog.versions(name)[1]["metrics"] == {"test_f1": pytest.approx(0.5)}
-    assert [c["message"] for c in empty_catalog.verify(f"{name}@1")] == ["stored elsewhere by URI; not checked"]
+    checks = empty_catalog.verify(f"{name}@1")  # recorded by URI without a checksum: reported, never passed
+    assert [(c["ok"], c["message"]) for c in checks] == [(False, "no sha256 or size recorded; cannot verify")]
     assert all(c["ok"] and "sha256" not in c["message"] for c in empty_catalog.verify(f"{name}@2"))
     assert import_mlflow(empty_catalog, sqlite_store["uri"], models=[name], artifacts=mode) == []

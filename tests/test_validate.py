@@ -154,11 +154,13 @@ def test_verify_refuses_paths_outside_the_version(cli, fraud_builder, fraud):
     assert result.code == 1
 
 
-def test_verify_of_a_uri_artifact_is_not_a_failure(cli, fraud_builder, fraud):
+def test_verify_of_a_uri_artifact_it_cannot_read_fails_with_the_reason(cli, fraud_builder, fraud):
+    """A URI is never trusted blindly (issue 15): unsupported or unreachable means not verified."""
     fraud_builder.version("churn", 2, "2026-10-06T00:00:00Z",
-                          artifacts=[{"uri": "s3://models/churn/2/w.bin", "sha256": "a" * 64, "size": 7}])
+                          artifacts=[{"uri": "runs:/9a7b/model/w.bin", "sha256": "a" * 64, "size": 7}])
     result = cli("verify", "churn@2", "--format", "json")
-    assert result.code == 0 and result.json[0]["ok"] is True
+    assert result.code == 1 and result.json[0]["ok"] is False
+    assert "unverified" in result.json[0]["message"] and "runs:" in result.json[0]["message"]
 
 
 def test_verify_accepts_upper_case_checksums_and_survives_odd_ones(cli, fraud_builder, fraud):

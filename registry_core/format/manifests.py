@@ -44,9 +44,11 @@ def _check_artifacts(value: Any, errors: list[str], warnings: list[str]) -> None
         errors.append("'artifacts' must be a list")
         return
     for i, item in enumerate(value):
-        if not isinstance(item, dict) or ("path" in item) == ("uri" in item):
-            errors.append(f"artifacts[{i}] must be a mapping with exactly one of 'path' or 'uri'")
+        if not isinstance(item, dict) or not ("path" in item or "uri" in item):
+            errors.append(f"artifacts[{i}] must be a mapping with a 'path', a 'uri' or both")
             continue
+        if "uri" in item and (not isinstance(item["uri"], str) or not item["uri"]):
+            errors.append(f"artifacts[{i}].uri must be a non-empty string")
         if "path" in item and safe_relative(item["path"]) is None:
             errors.append(f"artifacts[{i}].path {item['path']!r} must be relative and stay inside the version folder")
         if "sha256" in item and not (isinstance(item["sha256"], str) and SHA256_RE.match(item["sha256"])):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from registry_core.errors import InvalidInput
+from registry_core.format.artifact_settings import ArtifactSettings, parse_artifacts
 from registry_core.format.layout import Layout
 from registry_core.format.names import check_name
 from registry_core.format.yamlio import load_file
@@ -27,14 +28,14 @@ DEFAULT_STAGES: list[dict[str, Any]] = [
 NONE_STAGE = "none"
 ARCHIVED = "archived"
 BUILTIN_CHECKS = {
-    "artifacts_verified": "every artifact inside the catalog matches its recorded sha256 and size",
+    "artifacts_verified": "every artifact matches its recorded sha256 and size (in the version folder or the store)",
     "has_lineage": "the manifest names at least one dataset or parent",
     "has_description": "the manifest has a non-empty description",
 }
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "latency", "time", "size")
 GATE_KEYS = {"metric", "dataset", "slice", "min", "max", "vs", "tolerance", "check"}
 POLICY_KEYS = {"from", "gates", "approvals", "approvers", "requesters"}
-TOP_KEYS = {"format", "name", "stages", "metrics", "policies", "aliases", "roles", "auth", "git"}
+TOP_KEYS = {"format", "name", "stages", "metrics", "policies", "aliases", "roles", "auth", "git", "artifacts"}
 
 
 def default_goal(metric: str) -> str:
@@ -95,6 +96,7 @@ class Settings:
     roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
     trusted_header: str | None = None
     git_auto_commit: bool = False  # commit every write (see gitsync); $MODELREG_GIT_COMMIT overrides
+    artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -263,6 +265,7 @@ def parse_settings(raw: Any, where: str) -> Settings:
             or not isinstance(git_settings.get("auto_commit", False), bool):
         raise InvalidInput(f"{where}: 'git' must be a mapping like {{auto_commit: true}}, got {git_settings!r}")
     settings.git_auto_commit = git_settings.get("auto_commit", False)
+    settings.artifacts = parse_artifacts(raw.get("artifacts"), where)
     return settings
 
 

@@ -364,3 +364,21 @@ def sync(catalog: Catalog, remote: str | None = None, push: bool = True, attempt
         if not re.search(r"rejected|fetch first|non-fast-forward|stale info", done.stderr):
             raise CatalogError(f"sync: git push failed: {done.stderr.strip().splitlines()[-1:]}")
     raise Conflict(f"sync: {remote}/{remote_branch} kept moving during {attempts} attempts; run sync again")
+
+
+def pull_only(catalog: Catalog, remote: str | None = None) -> SyncResult:
+    """``sync --pull-only``: fast-forward a read-only clone (a dashboard replica, a CI job) to its upstream.
+
+    Nothing is committed, renumbered or pushed; a clone with commits or changes of its own is refused
+    rather than rebased, because a replica that writes is a writer and should run plain ``sync``.
+    """
+    root = repo_root(catalog)
+    remote, remote_branch, _ = _upstream(root, remote)
+    tracking = f"refs/remotes/{remote}/{remote_branch}"
+    git(root, "fetch", "--quiet", remote, f"+refs/heads/{remote_branch}:{tracking}")
+    result = SyncResult(attempts=1, pulled=int(git(root, "rev-list", "--count", f"HEAD..{tracking}").strip()))
+    done = run(root, "merge", "--quiet", "--ff-only", tracking)
+    if done.returncode != 0:
+        raise Conflict(f"sync --pull-only: {root} cannot fast-forward to {remote}/{remote_branch} (it has commits "
+                       "or changes of its own); a writer runs 'modelreg sync'")
+    return result

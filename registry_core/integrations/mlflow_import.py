@@ -2,7 +2,9 @@
 
 Each MLflow model version becomes a catalog version: its run's params, every metric with its full
 history, dataset inputs, tags and description, the model's artifacts (copied in, or referenced by
-URI, with checksums either way), created at its original time by its original user.  Stages and
+URI, with checksums either way: the URI of the files in MLflow's artifact store, file:// or s3:// ...,
+so that ``verify`` and ``pull`` can check them without MLflow; with an artifact store configured a copy
+goes to the store), created at its original time by its original user.  Stages and
 aliases become promote and alias events dated at the moment MLflow last updated the version:
 MLflow keeps no history of stage transitions or alias moves, so the importer records the current
 state once (a later import records later changes).
@@ -146,18 +148,26 @@ class _Source:
     def history(self, run_id: str, key: str) -> list[Any]:
         return self.client.get_metric_history(run_id, key)
 
+    def location(self, uri: str) -> str:
+        """Where MLflow keeps the files of a model version's source (``file://``, ``s3://`` ...), so that a
+        reference can be verified without MLflow; URIs it cannot resolve are returned as they are."""
+        match = re.match(r"^models:/(m-[0-9a-f]+)/?\Z", uri)
+        if match:  # an MLflow 3 logged model: mlflow would resolve it against the process-wide registry
+            return self.client.get_logged_model(match.group(1)).artifact_location
+        match = re.match(r"^runs:/([0-9a-f]+)/(.*)\Z", uri)
+        if match:
+            return self.client.get_run(match.group(1)).info.artifact_uri.rstrip("/") + "/" + match.group(2)
+        return uri
+
     def download(self, uri: str, folder: Path) -> Path:
         """The files at ``uri``, downloaded into ``folder``; ``Unavailable`` if the store has none there."""
         try:
-            return self._download(uri, folder)
+            return self._download(self.location(uri), folder)
         except (self.mlflow.exceptions.MlflowException, OSError) as exc:
             lines = str(exc).strip().splitlines()
             raise Unavailable(lines[0] if lines else type(exc).__name__) from None
 
     def _download(self, uri: str, folder: Path) -> Path:
-        match = re.match(r"^models:/(m-[0-9a-f]+)/?\Z", uri)
-        if match:  # an MLflow 3 logged model: mlflow would resolve it against the process-wide registry
-            uri = self.client.get_logged_model(match.group(1)).artifact_location
         path = self.mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(folder),
                                                         tracking_uri=self.uri)
         return Path(path)
@@ -225,13 +235,14 @@ def _artifacts(source: _Source, mv, mode: str, folder: Path) -> list:
         fetched = fetched.rename(folder / "model")
     if mode == "copy":
         return [fetched]
-    base = mv.source.rstrip("/")
+    base = source.location(mv.source).rstrip("/")
     files = [fetched] if fetched.is_file() else sorted(p for p in fetched.rglob("*") if p.is_file())
     references = []
     for path in files:
         digest, size = sha256_file(path)
         rel = "" if path == fetched else "/" + path.relative_to(fetched).as_posix()
-        references.append({"uri": base + rel, "sha256": digest, "size": size})
+        local = path.relative_to(fetched.parent).as_posix()
+        references.append({"uri": base + rel, "path": f"artifacts/{local}", "sha256": digest, "size": size})
     return references
 
 

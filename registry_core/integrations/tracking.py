@@ -36,6 +36,7 @@ from registry_core.errors import CatalogError, InvalidInput
 from registry_core.format.names import check_name, parse_ref
 from registry_core.format.yamlio import iso
 from registry_core.integrations.git import run
+from registry_core.store.upload import upload_artifacts
 
 Number = int | float
 
@@ -82,6 +83,8 @@ class Run:
         self.path: str | None = None
         self._metrics: dict[tuple, dict] = {}
         self._artifacts: list[Path] = []
+        self._uploaded: list[dict] = []  # entries of files already in the catalog's artifact store
+        self._names: set[str] = set()
         self._code = code
         self._requirements = requirements
         self._tmp: Path | None = None
@@ -108,7 +111,8 @@ class Run:
         try:
             found = self.catalog.register(
                 self.model, params=self.params, metrics=list(self._metrics.values()) or None,
-                artifacts=[str(p) for p in self._artifacts], datasets=self.datasets, parents=self.parents,
+                artifacts=[str(p) for p in self._artifacts] + self._uploaded, datasets=self.datasets,
+                parents=self.parents,
                 description=self.description, tags=self.tags or None, framework=self.framework, task=self.task,
                 run=self._run_facts(), code=self._code_facts(), environment=self._environment(),
             )
@@ -207,7 +211,12 @@ class Run:
         return entry
 
     def log_artifact(self, path: str | os.PathLike, name: str | None = None) -> None:
-        """Copy a file or folder now; it is stored as ``artifacts/<name>`` (default: its own name)."""
+        """Copy a file or folder now; it is stored as ``artifacts/<name>`` (default: its own name).
+
+        With an artifact store configured, the files are uploaded to it now instead (content-addressed, so
+        the bytes logged are the bytes registered); files under ``inline_max`` are copied as before.  If the
+        run then fails, the uploaded objects are orphans that ``modelreg gc --objects`` removes.
+        """
         self._check_open()
         source = Path(path)
         if not source.exists():
@@ -215,12 +224,26 @@ class Run:
         target_name = name or source.name
         if not target_name or "/" in target_name or target_name in (".", ".."):
             raise InvalidInput(f"log_artifact: {target_name!r} is not a file name")
-        if any(p.name == target_name for p in self._artifacts):
+        if target_name in self._names:
             raise InvalidInput(f"log_artifact: an artifact named {target_name!r} is already logged")
+        self._names.add(target_name)
         if self._tmp is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="modelreg-run-"))
-        target = self._tmp / str(len(self._artifacts)) / target_name
+        target = self._tmp / str(len(self._names)) / target_name
         target.parent.mkdir()
+        store = self.catalog.settings.artifacts
+        if store.store:
+            inline = False
+            for item in upload_artifacts([(source, target_name)], store):
+                if isinstance(item, dict):
+                    self._uploaded.append(item)
+                    continue
+                inline = True
+                (target.parent / item[1]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(item[0], target.parent / item[1])
+            if inline:
+                self._artifacts.append(target)
+            return
         if source.is_dir():
             shutil.copytree(source, target, symlinks=False)
         else:

@@ -102,7 +102,7 @@ def _checks(catalog: Catalog, model: str, version: int) -> dict[str, tuple[bool,
     row = catalog.sql("SELECT path, manifest FROM _versions WHERE model = ? AND version = ?", [model, version],
                       refresh=False)[0]
     manifest = json.loads(row["manifest"])
-    results = verify_entries(catalog.root / row["path"], manifest.get("artifacts") or [])
+    results = verify_entries(catalog.root / row["path"], manifest.get("artifacts") or [], catalog.settings.artifacts)
     bad = [f"{r.path}: {r.message}" for r in results if not r.ok]
     lineage = manifest.get("lineage") or {}
     has_lineage = bool(lineage.get("datasets") or lineage.get("parents"))

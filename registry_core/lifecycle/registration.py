@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from registry_core.errors import Conflict, InvalidInput
 from registry_core.format.layout import Layout
-from registry_core.format.manifests import check_manifest
+from registry_core.format.manifests import check_manifest, safe_relative
 from registry_core.format.metrics import parse_metric_args, read_input_file, to_parquet_bytes, to_table
 from registry_core.format.names import check_name, is_digits, parse_ref
 from registry_core.format.yamlio import dumps, iso, load_file
 from registry_core.lifecycle.events import now
-from registry_core.store.artifacts import copy_in, source_files
+from registry_core.store.artifacts import artifact_files, copy_file, copy_in
 from registry_core.store.atomic import write_once
 from registry_core.store.locking import model_lock
+from registry_core.store.upload import Progress, upload_artifacts
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
@@ -135,15 +136,19 @@ def _datasets(datasets: list | None) -> list[dict]:
 
 
 def _reference(item: dict) -> dict:
-    """An artifact stored elsewhere: ``{"uri", "sha256", "size"}`` (checksum and size optional)."""
-    if not isinstance(item.get("uri"), str) or not item["uri"] or set(item) - {"uri", "sha256", "size"}:
-        raise InvalidInput(f"artifact {item!r}: expected a mapping with 'uri' and optional 'sha256', 'size'")
+    """An artifact stored elsewhere: ``{"uri", "sha256", "size"}`` (checksum and size optional), and ``path``
+    where ``pull`` writes it (``artifacts/...``)."""
+    if not isinstance(item.get("uri"), str) or not item["uri"] or set(item) - {"uri", "sha256", "size", "path"}:
+        raise InvalidInput(f"artifact {item!r}: expected a mapping with 'uri' and optional 'sha256', 'size', 'path'")
+    if "path" in item and not (isinstance(item["path"], str) and item["path"].startswith("artifacts/")
+                               and safe_relative(item["path"])):
+        raise InvalidInput(f"artifact {item['uri']}: path must be artifacts/<relative path>, got {item['path']!r}")
     digest, size = item.get("sha256"), item.get("size")
     if digest is not None and not (isinstance(digest, str) and len(digest) == 64):
         raise InvalidInput(f"artifact {item['uri']}: sha256 must be 64 hex digits")
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
         raise InvalidInput(f"artifact {item['uri']}: size must be a non-negative integer")
-    return {k: item[k] for k in ("uri", "sha256", "size") if item.get(k) is not None}
+    return {k: item[k] for k in ("path", "uri", "sha256", "size") if item.get(k) is not None}
 
 
 def _metrics_table(metrics: Any):
@@ -194,13 +199,17 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
              artifacts: list | None = None, datasets: list | None = None, parents: list | None = None,
              description: str | None = None, tags: dict | None = None, framework: str | None = None,
              task: str | None = None, run: dict | None = None, code: dict | None = None,
-             environment: dict | None = None, created_at: dt.datetime | None = None) -> dict:
+             environment: dict | None = None, created_at: dt.datetime | None = None,
+             progress: Progress | None = None) -> dict:
     """Register a new version of ``model`` (created on first use) and return {model, version, path}.
 
     ``metrics``: a dict (``{"roc_auc": 0.9}`` or ``{"test": {"roc_auc": 0.9}}``), a list of rows,
     a DataFrame, or a path to a CSV/JSON/Parquet file.  ``artifacts``: file or folder paths to copy in,
     or ``{"uri", "sha256", "size"}`` mappings for files stored elsewhere.  ``created_at``: the original
-    time of a version brought in by an importer (default: now).
+    time of a version brought in by an importer (default: now).  With an artifact store configured
+    (``artifacts.store`` in registry.yaml) the files are uploaded there first, before a version number is
+    taken, and only their URIs and checksums enter the version folder; ``progress(name, done, total)`` is
+    called as bytes go out.
     """
     layout = catalog.layout
     check_name(model)
@@ -211,11 +220,14 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
     copies = [a for a in artifacts or [] if not isinstance(a, dict)]
     references = [_reference(a) for a in artifacts or [] if isinstance(a, dict)]
     for path in copies:
-        source_files(Path(path))  # exists, and no reserved names: checked before anything is written
+        artifact_files(Path(path))  # exists, and no reserved names: checked before anything is written
     if created_at is not None and (not isinstance(created_at, dt.datetime) or created_at.tzinfo is None):
         raise InvalidInput(f"created_at must be a timezone-aware datetime, got {created_at!r}")
     if tags is not None and not isinstance(tags, dict):
         raise InvalidInput(f"tags must be a mapping, got {type(tags).__name__}")
+    store = catalog.settings.artifacts
+    uploading = bool(copies and store.store)
+    staged: list = upload_artifacts(copies, store, progress) if uploading else []
     # The case check and the first mkdir are one step under the per-model lock (keyed on the
     # lower-case name), so "Foo" and "foo" registered at the same instant cannot both be created.
     with model_lock(layout.cache, model):
@@ -223,7 +235,9 @@ def register(catalog: Catalog, model: str, *, params: dict | None = None, metric
         version, folder = _allocate(layout, model)
     try:
         entries = []
-        for path in copies:
+        for item in staged:  # uploaded entries, or (file, rel) small enough to stay in the folder
+            entries.append(item if isinstance(item, dict) else copy_file(item[0], item[1], folder / "artifacts"))
+        for path in [] if uploading else copies:
             entries.extend(copy_in(Path(path), folder / "artifacts"))
         entries.extend(references)
         if table is not None:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry_core.errors import InvalidInput
+from registry_core.format.artifact_settings import ArtifactSettings
 from registry_core.format.manifests import safe_relative
 from registry_core.store.atomic import TMP_PREFIX
+from registry_core.store.remote import check_uri
 
 CHUNK = 1 << 20
 
@@ -31,8 +33,9 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def source_files(source: Path) -> list[tuple[Path, Path]]:
-    """(file, its path below ``artifacts/``) for one ``--artifact`` file or folder, names checked.
+def artifact_files(source: Path) -> list[tuple[Path, str]]:
+    """The files of an ``--artifact`` (a file, or every file of a folder, links skipped) with the path each
+    gets below ``artifacts/``: the file's own name, or the folder's name and the path inside it.
 
     A name starting with the temporary prefix is refused: ``gc`` takes such files for leftovers of
     interrupted writes.
@@ -42,31 +45,32 @@ def source_files(source: Path) -> list[tuple[Path, Path]]:
         raise InvalidInput(f"--artifact {source}: no such file or folder")
     if source.is_dir():
         files = sorted(p for p in source.rglob("*") if p.is_file() and not p.is_symlink())
-        pairs = [(p, Path(source.name) / p.relative_to(source)) for p in files]
+        pairs = [(p, (Path(source.name) / p.relative_to(source)).as_posix()) for p in files]
     else:
-        pairs = [(source, Path(source.name))]
+        pairs = [(source, source.name)]
     for path, rel in pairs:
-        if any(part.startswith(TMP_PREFIX) for part in rel.parts):
+        if any(part.startswith(TMP_PREFIX) for part in rel.split("/")):
             raise InvalidInput(f"--artifact {path}: names starting with {TMP_PREFIX!r} are reserved for "
                                "temporary files (rename it)")
     return pairs
 
 
+def copy_file(path: Path, rel: str, artifacts_dir: Path) -> dict:
+    """Copy one file to ``artifacts_dir/rel`` (atomically); return its manifest entry."""
+    target = artifacts_dir / rel
+    if target.exists():
+        raise InvalidInput(f"--artifact {path}: two artifacts named {rel!r}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(TMP_PREFIX + target.name)
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, target)
+    digest, size = sha256_file(target)
+    return {"path": f"artifacts/{rel}", "sha256": digest, "size": size}
+
+
 def copy_in(source: Path, artifacts_dir: Path) -> list[dict]:
     """Copy one file (or every file of a folder) into ``artifacts_dir``; return manifest entries."""
-    pairs = source_files(Path(source))
-    entries = []
-    for path, rel in pairs:
-        target = artifacts_dir / rel
-        if target.exists():
-            raise InvalidInput(f"--artifact {source}: two artifacts named {rel.as_posix()!r}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(TMP_PREFIX + target.name)
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
-        digest, size = sha256_file(target)
-        entries.append({"path": f"artifacts/{rel.as_posix()}", "sha256": digest, "size": size})
-    return entries
+    return [copy_file(path, rel, artifacts_dir) for path, rel in artifact_files(source)]
 
 
 @dataclass(frozen=True)
@@ -76,15 +80,22 @@ class ArtifactCheck:
     message: str
 
 
-def verify_entries(version_dir: Path, artifacts: list) -> list[ArtifactCheck]:
-    """Recompute checksums of the artifacts stored inside the version folder."""
+def verify_entries(version_dir: Path, artifacts: list, store: ArtifactSettings | None = None,
+                   deep: bool | None = None) -> list[ArtifactCheck]:
+    """Recompute checksums of the artifacts inside the version folder, and check those stored by URI.
+
+    A stored object must exist with its recorded size; with ``deep`` (default: the catalog's
+    ``artifacts.verify: deep``) its sha256 is recomputed too.  ``store`` gives the endpoint settings.
+    """
+    deep = (store is not None and store.verify == "deep") if deep is None else deep
     results = []
     root = version_dir.resolve()
     for item in artifacts or []:
         if not isinstance(item, dict):
             continue
         if "uri" in item:
-            results.append(ArtifactCheck(item["uri"], True, "stored elsewhere by URI; not checked"))
+            remote = check_uri(item, store, deep)
+            results.append(ArtifactCheck(str(item.get("path") or item["uri"]), remote.ok, remote.message))
             continue
         rel = safe_relative(item.get("path"))
         if rel is None:
