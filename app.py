@@ -17,12 +17,12 @@ from registry_core import RegistryError
 st.set_page_config(page_title="modelreg", page_icon="📦", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("pages/versions.py", title="Versions", icon="🗂️"),
-    st.Page("pages/compare.py", title="Compare", icon="📊"),
-    st.Page("pages/lineage.py", title="Lineage", icon="🧬"),
-    st.Page("pages/promote.py", title="Promote", icon="🚀"),
-    st.Page("pages/history.py", title="History", icon="🕑"),
+    st.Page("dashboard/pages/overview.py", title="Overview", icon="🏠", default=True),
+    st.Page("dashboard/pages/versions.py", title="Versions", icon="🗂️"),
+    st.Page("dashboard/pages/compare.py", title="Compare", icon="📊"),
+    st.Page("dashboard/pages/lineage.py", title="Lineage", icon="🧬"),
+    st.Page("dashboard/pages/promote.py", title="Promote", icon="🚀"),
+    st.Page("dashboard/pages/history.py", title="History", icon="🕑"),
 ]
 page = st.navigation(PAGES)
 

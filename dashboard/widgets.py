@@ -15,8 +15,8 @@ STAGE_MARK = {"production": "🟢", "staging": "🟡", "archived": "⚪", "none"
 FLASH_KEY = "_flash"
 
 # Page files, for st.page_link / st.switch_page (paths relative to app.py, as st.navigation lists them).
-OVERVIEW, VERSIONS, COMPARE = "pages/overview.py", "pages/versions.py", "pages/compare.py"
-LINEAGE, PROMOTE, HISTORY = "pages/lineage.py", "pages/promote.py", "pages/history.py"
+OVERVIEW, VERSIONS, COMPARE = (f"dashboard/pages/{name}.py" for name in ("overview", "versions", "compare"))
+LINEAGE, PROMOTE, HISTORY = (f"dashboard/pages/{name}.py" for name in ("lineage", "promote", "history"))
 
 
 def stage_label(stage: str | None) -> str:

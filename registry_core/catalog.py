@@ -27,6 +27,7 @@ from registry_core.format.layout import Layout
 from registry_core.format.names import Ref, check_name, check_version, parse_ref
 from registry_core.format.settings import Settings, default_user, find_catalog
 from registry_core.format.yamlio import parse_time
+from registry_core.index import filters
 from registry_core.index.derive import events_from_rows, needed_approvals
 from registry_core.index.generation import Generation, Index, Views
 from registry_core.integrations.gitsync import committing
@@ -419,6 +420,54 @@ class Catalog:
     @_one_refresh
     def problems(self) -> list[dict]:
         return self.sql("SELECT path, severity, message FROM _problems ORDER BY severity, path")
+
+    # -- series for charts and filters (the dashboard reads only through these) -----------------------
+    @_one_refresh
+    def curves(self, model: str, versions: list[int]) -> list[dict]:
+        """Every stepped metric row (training curves) of these versions of ``model``."""
+        return self.sql("""SELECT version, metric, dataset, slice, step, value FROM metrics
+                           WHERE model = ? AND step IS NOT NULL AND list_contains(?, version)
+                           ORDER BY version, metric, dataset, step""", [check_name(model), list(versions)])
+
+    @_one_refresh
+    def monitoring(self, model: str) -> list[dict]:
+        """Time-stamped summary rows of ``model`` (the monitoring of deployed versions), oldest first."""
+        return self.sql("""SELECT version, metric, dataset, slice, timestamp, value FROM metrics
+                           WHERE model = ? AND timestamp IS NOT NULL AND step IS NULL
+                           ORDER BY timestamp""", [check_name(model)])
+
+    @_one_refresh
+    def params(self, model: str) -> list[dict]:
+        """Every param of every version of ``model``: {version, name, value} (values as text)."""
+        return self.sql("SELECT version, name, value FROM params WHERE model = ? ORDER BY version, name",
+                        [check_name(model)])
+
+    @_one_refresh
+    def headline_series(self) -> dict[str, list[str]]:
+        """Every model's headline series, as ``metric[dataset|slice]`` keys, in one query."""
+        found: dict[str, set[str]] = {}
+        for row in self.sql("SELECT DISTINCT model, metric, dataset, slice FROM headline"):
+            found.setdefault(row["model"], set()).add(metric_key(row))
+        return {model: sorted(keys) for model, keys in found.items()}
+
+    @_one_refresh
+    def headlines(self, pairs: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, float]]:
+        """Headline values of these (model, version) pairs: {(model, version): {metric_key: value}}."""
+        if not pairs:
+            return {}
+        rows = self.sql("""SELECT h.* FROM headline h JOIN (SELECT unnest($m) AS model, unnest($v) AS version)
+                           USING (model, version)""", {"m": [m for m, _ in pairs], "v": [v for _, v in pairs]})
+        out: dict[tuple[str, int], dict[str, float]] = {}
+        for row in rows:
+            out.setdefault((row["model"], row["version"]), {})[metric_key(row)] = row["value"]
+        return out
+
+    @_one_refresh
+    def filter_versions(self, model: str, expression: str) -> list[int]:
+        """Versions of ``model`` whose metrics and params match ``expression`` (see ``index.filters``),
+        newest first: ``roc_auc[test] > 0.9 and optimizer = adam``."""
+        sql, params = filters.to_sql(check_name(model), filters.parse(expression))
+        return [row["version"] for row in self.sql(sql, params)]
 
     # -- writing ---------------------------------------------------------------------------------
     @committing

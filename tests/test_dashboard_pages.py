@@ -13,8 +13,8 @@ from registry_core import Catalog
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/overview.py", "pages/versions.py", "pages/compare.py", "pages/lineage.py", "pages/promote.py",
-         "pages/history.py"]
+PAGES = [f"dashboard/pages/{name}.py" for name in ("overview", "versions", "compare", "lineage", "promote",
+                                                   "history")]
 
 
 def app(catalog: Path | None, monkeypatch, user: str = BOB, demo: bool = False):
@@ -77,7 +77,7 @@ def test_broken_files_show_in_the_problems_panel_and_never_crash(fraud_builder, 
     at.switch_page(page).run()
     ok(at)
     assert any("error(s)" in w.value for w in at.sidebar.warning)
-    if page == "pages/overview.py":
+    if page == "dashboard/pages/overview.py":
         panel = at.expander[0]
         assert panel.label.startswith("Catalog problems: ")
         paths = set(at.dataframe[-1].value["path"])
@@ -98,7 +98,7 @@ def test_versions_opens_a_version_from_the_url_and_the_selectors(fraud_builder, 
     at = app(fraud_builder.root, monkeypatch)
     at.query_params["model"] = "fraud-detector"
     at.query_params["version"] = "1"
-    at.switch_page("pages/versions.py").run()
+    at.switch_page("dashboard/pages/versions.py").run()
     ok(at)
     assert at.selectbox(key="versions_model").value == "fraud-detector"
     assert at.selectbox(key="versions_version").value == 1
@@ -114,7 +114,7 @@ def test_versions_opens_a_version_from_the_url_and_the_selectors(fraud_builder, 
 
 def test_compare_defaults_marks_best_and_moves_the_baseline(candidate, monkeypatch):
     at = app(candidate, monkeypatch)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("dashboard/pages/compare.py").run()
     at.selectbox(key="compare_model").set_value("fraud-detector").run()
     ok(at)
     # default: production holder, staging holder (none here), newest
@@ -137,7 +137,7 @@ def test_lineage_shows_graph_links_and_dataset_impact(candidate, monkeypatch):
     at = app(candidate, monkeypatch)
     at.query_params["model"] = "fraud-detector"
     at.query_params["version"] = "2"
-    at.switch_page("pages/lineage.py").run()
+    at.switch_page("dashboard/pages/lineage.py").run()
     ok(at)
     dot = at.get("graphviz_chart")[0].proto.spec
     assert '"fraud-detector@2"' in dot and '"fraud-detector@4"' in dot and "transactions@2026-10" in dot
@@ -157,7 +157,7 @@ def _confirm(at, reason: str):
 def test_request_approve_and_rollback_through_the_promote_page(candidate, monkeypatch):
     bob = app(candidate, monkeypatch, user=BOB)
     bob.query_params.update({"model": "fraud-detector", "version": "4", "stage": "staging"})
-    bob.switch_page("pages/promote.py").run()
+    bob.switch_page("dashboard/pages/promote.py").run()
     ok(bob)
     assert bob.button(key="promote_button").label == "Promote to staging"
     bob.button(key="promote_button").click().run()
@@ -182,7 +182,7 @@ def test_request_approve_and_rollback_through_the_promote_page(candidate, monkey
     assert "is not an approver for production" in bob.button(key="rollback_button").help
 
     alice = app(candidate, monkeypatch, user=ALICE)
-    alice.switch_page("pages/promote.py").run()
+    alice.switch_page("dashboard/pages/promote.py").run()
     assert not alice.button(key=f"approve_{request['id']}").disabled
     alice.text_input(key=f"answer_reason_{request['id']}").input("ok for prod")
     alice.button(key=f"approve_{request['id']}").click().run()
@@ -209,7 +209,7 @@ def test_reject_and_the_dialog_cancel(candidate, monkeypatch):
     Catalog(candidate, user=CAROL).promote("fraud-detector", 4, "staging")
     result = Catalog(candidate, user=CAROL).promote("fraud-detector", 4, "production", reason="try")
     at = app(candidate, monkeypatch, user=ALICE)
-    at.switch_page("pages/promote.py").run()
+    at.switch_page("dashboard/pages/promote.py").run()
     at.button(key=f"reject_{result['request']}").click().run()
     ok(at)
     assert f"Request {result['request']}: rejected" in texts(at)
@@ -236,7 +236,7 @@ def test_files_written_by_others_show_up_on_the_next_run(fraud_builder, monkeypa
 
 def test_history_filters_and_csv(fraud_builder, monkeypatch):
     at = app(fraud_builder.root, monkeypatch)
-    at.switch_page("pages/history.py").run()
+    at.switch_page("dashboard/pages/history.py").run()
     ok(at)
     assert len(at.dataframe[0].value) == 7
     at.multiselect(key="history_actions").set_value(["promote"]).run()
@@ -268,7 +268,7 @@ def test_identity_from_streamlit_sign_in_and_read_only_when_signed_out(fraud_bui
     at = AppTest.from_file(APP, default_timeout=60)
     at.user = {"is_logged_in": False}
     at.run()
-    at.switch_page("pages/promote.py").run()
+    at.switch_page("dashboard/pages/promote.py").run()
     ok(at)
     assert "read-only" in at.sidebar.markdown[1].value
     assert at.button(key="promote_button").disabled
@@ -308,7 +308,7 @@ def test_a_header_is_trusted_only_when_registry_yaml_names_it(fraud_builder, mon
 
     monkeypatch.setattr(st, "context", _Headers({}))
     at = app(fraud_builder.root, monkeypatch, user=BOB)
-    at.switch_page("pages/promote.py").run()
+    at.switch_page("dashboard/pages/promote.py").run()
     ok(at)
     assert "read-only" in at.sidebar.markdown[1].value  # named but absent: not the server's user
     assert "login proxy" in at.button(key="promote_button").help

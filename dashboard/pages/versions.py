@@ -12,6 +12,7 @@ from dashboard.widgets import (
     COMPARE,
     LINEAGE,
     PROMOTE,
+    VERSIONS,
     badge_md,
     empty,
     metric_label,
@@ -146,11 +147,11 @@ with tabs[3]:
         st.markdown(f"📦 dataset **{d['ref']}**" + (f" ({d['role']})" if d["role"] else ""))
     for parent in lineage["parents"]:
         p_model, _, p_number = parent.rpartition("@")
-        st.page_link("pages/versions.py", label=f"⬆️ parent {parent}",
+        st.page_link(VERSIONS, label=f"⬆️ parent {parent}",
                      query_params={"model": p_model, "version": p_number})
     for child in lineage["children"]:
         c_model, _, c_number = child["ref"].rpartition("@")
-        st.page_link("pages/versions.py", label=f"⬇️ child {child['ref']} ({child['stage']})",
+        st.page_link(VERSIONS, label=f"⬇️ child {child['ref']} ({child['stage']})",
                      query_params={"model": c_model, "version": c_number})
     if not (lineage["datasets"] or lineage["parents"] or lineage["children"]):
         st.caption("No lineage recorded: register with `--dataset train=NAME@VERSION` or `--parent REF`.")

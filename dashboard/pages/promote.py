@@ -15,6 +15,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.context import current
 from dashboard.widgets import (
+    PROMOTE,
     VERSIONS,
     act,
     badge,
@@ -24,7 +25,7 @@ from dashboard.widgets import (
     synced_select,
 )
 from registry_core.lifecycle.events import Request
-from registry_core.lifecycle.policy import may_answer
+from registry_core.lifecycle.policy import may_answer, next_stage
 
 DIALOG = "promote_dialog"  # open state of the confirm dialogs lives in session_state (works in AppTest too)
 
@@ -95,9 +96,8 @@ with main:
                            default=versions[0]["version"], parse=int, container=top[1],
                            format_func=lambda n: f"v{n} · {stage_of[n]}")
     targets = [s for s in settings.stage_names]
-    order = ["none", *targets]
     here = stage_of[number]
-    after = order[order.index(here) + 1] if here in order and order.index(here) + 1 < len(order) else targets[0]
+    after = next_stage(settings, here)
     stage = synced_select("Target stage", targets, key="promote_stage", param="stage", default=after,
                           container=top[2])
     force = st.toggle("Override gates and approvals (force; approvers only, reason required)", key="promote_force")
@@ -179,7 +179,7 @@ with side:
                               help=help_text, type="primary" if action == "approve" else "secondary",
                               width="stretch"):
                     act(partial(answer, row["model"], request, action, reason.strip() or None))
-            st.page_link("pages/promote.py", label="Show its gates →",
+            st.page_link(PROMOTE, label="Show its gates →",
                          query_params={"model": row["model"], "version": str(request.version),
                                        "stage": request.stage})
     st.caption(f"Acting as **{ctx.user or 'nobody (read-only)'}**")
