@@ -120,9 +120,11 @@ def state(_catalog: Catalog, key: Key, model: str) -> ModelState:
 
 
 @cached
-def plan(_catalog: Catalog, key: Key, model: str, number: int, stage: str, user: str, force: bool) -> Plan:
-    """The live gate checklist and permission for one user (keyed by user: answers differ per person)."""
-    return _catalog.plan(model, number, stage, force=force, user=user)
+def plan(_catalog: Catalog, key: Key, model: str, number: int, stage: str, user: str, force: bool,
+         answering: str | None = None) -> Plan:
+    """The live gate checklist and permission for one user (keyed by user: answers differ per person);
+    ``answering``: a pending request's id, to see its gates as they evaluate now."""
+    return _catalog.plan(model, number, stage, force=force, user=user, answering=answering)
 
 
 def clear() -> None:

@@ -63,9 +63,12 @@ def synced_select(label: str, options: Sequence, key: str, param: str, default: 
             try:
                 wanted = parse(url)
             except (TypeError, ValueError):
-                wanted = default
-        st.session_state[key] = wanted if wanted in options else (default if default in options else
-                                                                    (options[0] if options else None))
+                wanted = None
+        chosen = wanted if wanted in options else (default if default in options else
+                                                   (options[0] if options else None))
+        st.session_state[key] = chosen
+        if url is not None and wanted not in options:  # a bad link says so, never silently shows another thing
+            st.warning(f"{label} {url!r} from the link was not found; showing {chosen} instead.", icon="🔎")
     value = container.selectbox(label, options, key=key, **kwargs)
     text = None if value is None else str(value)
     if text is None:
@@ -123,9 +126,18 @@ def notify(message: str, icon: str = "✅") -> None:
 
 
 def show_flash() -> None:
+    """What the last action did, plainly at the top of the page (and as a toast), for this run only."""
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
         st.toast(flash[0], icon=flash[1])
+        st.success(f"Done: {flash[0]}", icon=flash[1])
+
+
+def in_dashboard_terms(text: str) -> str:
+    """A core message in the dashboard's words: the CLI's option names mean nothing here."""
+    return (text.replace("--force needs a --reason", "overriding needs a reason")
+            .replace("needs a --reason", "needs a reason: write it in the Reason box")
+            .replace("--force: ", "override: ").replace("--reason", "a reason").replace("--force", "override"))
 
 
 def act(action: Callable[[], str], on_done: Callable[[], None] | None = None) -> bool:
@@ -136,7 +148,7 @@ def act(action: Callable[[], str], on_done: Callable[[], None] | None = None) ->
     try:
         message = action()
     except RegistryError as exc:
-        st.error(str(exc), icon="⛔")
+        st.error(in_dashboard_terms(str(exc)), icon="⛔")
         return False
     if on_done is not None:
         on_done()

@@ -480,9 +480,12 @@ class Catalog:
         return writing.log_metrics(self, ref, metrics, dataset)
 
     def plan(self, model: str, version: int | str, stage: str, force: bool = False,
-             user: str | None = None) -> lifecycle.Plan:
-        """What promoting would do now (gates, permissions), without writing anything."""
-        return lifecycle.plan(self, model, check_version(version), stage, user or self.user, force)
+             user: str | None = None, answering: str | None = None) -> lifecycle.Plan:
+        """What promoting would do now (gates, permissions), without writing anything.
+
+        ``answering``: the id of a pending request for this promotion, evaluated as its approver would
+        see it (the request itself is not a competing one)."""
+        return lifecycle.plan(self, model, check_version(version), stage, user or self.user, force, answering)
 
     @committing
     def promote(self, model: str, version: int | str, stage: str, reason: str | None = None,

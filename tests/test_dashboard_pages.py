@@ -163,7 +163,10 @@ def test_request_approve_and_rollback_through_the_promote_page(candidate, monkey
     bob.button(key="promote_button").click().run()
     _confirm(bob, "validation looks good")
     ok(bob)
-    assert "Promoted fraud-detector@4 → staging" in texts(bob)
+    # success is said plainly, and the picker's label shows the new stage (bug 2)
+    assert "Done: Promoted fraud-detector@4 → staging" in bob.success[0].value
+    assert "v4 · staging" in bob.selectbox(key="promote_version").options
+    assert "fraud-detector@4 is in staging." in texts(bob) and "Not possible" not in texts(bob)
 
     bob.selectbox(key="promote_stage").set_value("production").run()
     ok(bob)
@@ -171,8 +174,13 @@ def test_request_approve_and_rollback_through_the_promote_page(candidate, monkey
     assert all(g == "✅" for g in bob.dataframe[0].value[""])
     bob.button(key="promote_button").click().run()
     _confirm(bob, "beats v2 on test")
-    assert "opened: fraud-detector@4 → production awaits approval" in texts(bob)
+    assert "Request opened: fraud-detector@4 → production awaits approval" in texts(bob)
     request = [e for e in events(candidate) if e["action"] == "request"][-1]
+    # the request's gates, as recorded and as they evaluate now, beside its buttons (bug 1)
+    (gates,) = [d.value for d in bob.dataframe if "recorded" in d.value.columns]
+    assert list(gates.columns[:3]) == ["gate", "recorded", "now"] and len(gates) == len(request["gates"]) > 0
+    assert all(v.startswith("✅") for v in gates["recorded"]) and all(v.startswith("✅") for v in gates["now"])
+    assert "awaits approval" in texts(bob) and "not evaluated" not in texts(bob)
     assert request["by"] == BOB and request["version"] == 4 and request["reason"] == "beats v2 on test"
     # bob may not approve his own request, and the disabled button says why in the core's words
     approve = bob.button(key=f"approve_{request['id']}")
@@ -195,8 +203,8 @@ def test_request_approve_and_rollback_through_the_promote_page(candidate, monkey
     assert rollback.label == "Roll back production: v4 → v2" and not rollback.disabled
     rollback.click().run()
     assert "Roll back fraud-detector production" in texts(alice)
-    _confirm(alice, "")  # a rollback needs a reason: the core refuses, nothing is written
-    assert "rollback needs a --reason" in texts(alice)
+    _confirm(alice, "")  # a rollback needs a reason, said in the dashboard's words; nothing is written
+    assert "Roll back needs a reason" in texts(alice) and "--reason" not in texts(alice)
     _confirm(alice, "alerts on v4")
     ok(alice)
     assert "Rolled back fraud-detector production: v4 → v2" in texts(alice)
@@ -212,7 +220,7 @@ def test_reject_and_the_dialog_cancel(candidate, monkeypatch):
     at.switch_page("dashboard/pages/promote.py").run()
     at.button(key=f"reject_{result['request']}").click().run()
     ok(at)
-    assert f"Request {result['request']}: rejected" in texts(at)
+    assert "Request fraud-detector@4 → production: rejected" in texts(at)  # named, not by its id
     assert Catalog(candidate).requests() == []
     at.selectbox(key="promote_model").set_value("fraud-detector").run()
     at.selectbox(key="promote_version").set_value(4).run()
@@ -322,3 +330,33 @@ def test_the_first_open_of_an_unindexed_catalog_builds_its_index(fraud_builder, 
     ok(at)
     assert "fraud-detector" in texts(at) + str([d.value for d in at.dataframe])
     assert Catalog(fraud_builder.root).indexed
+
+
+def test_the_default_target_is_the_next_stage_and_never_archived(fraud_builder, monkeypatch):
+    at = app(fraud_builder.root, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "fraud-detector", "version": "2"})  # the production holder
+    at.switch_page("dashboard/pages/promote.py").run()
+    ok(at)
+    assert at.selectbox(key="promote_stage").value == "production"
+    assert "fraud-detector@2 is in production." in texts(at)
+    assert not [b for b in at.button if b.key == "promote_button"]  # nothing one confirm away
+    at.selectbox(key="promote_version").set_value(3).run()
+    assert at.selectbox(key="promote_stage").value != "archived"
+
+
+def test_bad_deep_links_say_what_was_not_found(fraud_builder, monkeypatch):
+    at = app(fraud_builder.root, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "nope"})
+    at.switch_page("dashboard/pages/versions.py").run()
+    ok(at)
+    assert "Model 'nope' from the link was not found" in " ".join(w.value for w in at.warning)
+    at = app(fraud_builder.root, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "fraud-detector", "version": "999"})
+    at.switch_page("dashboard/pages/versions.py").run()
+    assert "Version '999' from the link was not found" in " ".join(w.value for w in at.warning)
+    at = app(fraud_builder.root, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "fraud-detector", "version": "2", "stage": "prod"})
+    at.switch_page("dashboard/pages/promote.py").run()
+    assert "Target stage 'prod' from the link was not found" in " ".join(w.value for w in at.warning)
+    assert at.selectbox(key="promote_stage").value == "production"  # the next stage, never archived
+    assert "archived" not in " ".join(s.value for s in at.success)
