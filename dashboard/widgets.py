@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from registry_core import RegistryError
+from registry_core import RegistryError, formats
 from registry_core.format.settings import Settings
 
 STAGE_BADGE = {"production": "green", "staging": "orange", "archived": "gray", "none": "gray"}
@@ -178,3 +178,16 @@ def reset_on_change(name: str, value: Any, params: Sequence[str]) -> None:
             st.query_params.pop(param, None)
             st.session_state.pop(f"_last_{param}", None)
     st.session_state[marker] = value
+
+
+TRAIL_COLUMNS = ["at", "by", "model", "action", "version", "stage", "rollback_of", "reason", "request", "forced", "id"]
+
+
+def shown_action(event: dict) -> str:
+    """A promote that puts a previous holder back is a rollback: say so (the file records ``promote``)."""
+    return "rollback" if event["action"] == "promote" and event.get("rollback_of") is not None else event["action"]
+
+
+def trail_csv(rows: list[dict]) -> str:
+    """Audit-trail rows as CSV, with full UTC timestamps (to the microsecond) and ``rollback_of``."""
+    return formats.to_csv([{**e, "at": e["at"].isoformat()} for e in rows], TRAIL_COLUMNS) + "\n"

@@ -360,3 +360,27 @@ def test_bad_deep_links_say_what_was_not_found(fraud_builder, monkeypatch):
     assert "Target stage 'prod' from the link was not found" in " ".join(w.value for w in at.warning)
     assert at.selectbox(key="promote_stage").value == "production"  # the next stage, never archived
     assert "archived" not in " ".join(s.value for s in at.success)
+
+
+def test_history_shows_rollbacks_and_overlapping_holders_in_their_own_lanes(candidate, monkeypatch):
+    from dashboard.widgets import trail_csv
+
+    lead = Catalog(candidate, user=ALICE)
+    lead.promote("fraud-detector", 4, "staging", reason="good")
+    lead.promote("fraud-detector", 3, "staging", reason="try it too", force=True)  # staging holds two
+    rolled = lead.rollback("fraud-detector", "production", "alerts")
+    at = app(candidate, monkeypatch, user=ALICE)
+    at.switch_page("dashboard/pages/history.py").run()
+    ok(at)
+    assert "rollback" in at.multiselect(key="history_actions").options
+    at.multiselect(key="history_actions").set_value(["rollback"]).run()
+    table = at.dataframe[0].value
+    assert list(table["action"]) == ["rollback"] and list(table["rollback_of"]) == [rolled["replaced"]]
+    csv = trail_csv(lead.history("fraud-detector"))
+    header, first = csv.splitlines()[:2]
+    assert "rollback_of" in header.split(",")
+    assert first.split(",")[0] == lead.history("fraud-detector")[0]["at"].isoformat()  # seconds kept
+    at.selectbox(key="history_model").set_value("fraud-detector").run()
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"staging (2)"' in spec  # the second staging holder has its own lane
+    assert '"range"' in spec  # zoomed to the events, not to today
