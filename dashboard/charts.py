@@ -17,6 +17,9 @@ from plotly.subplots import make_subplots
 from registry_core.integrations.lineage_dot import stage_color
 
 PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Set2
+# Compare's cells: translucent fills keep the theme's own text colour readable, light or dark
+BEST_CELL = "background-color: rgba(67, 160, 71, 0.35); font-weight: bold"
+BETTER, WORSE = "color: #43a047", "color: #e53935"
 LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
 
 
@@ -94,10 +97,12 @@ def tradeoff(points: pd.DataFrame, front: list[int], selected: list[int], x_titl
 
 def parallel(frame: pd.DataFrame, metric: str, title: str) -> go.Figure:
     """Parallel coordinates: numeric params (one axis each) coloured by a metric."""
-    dims = [{"label": column, "values": frame[column]} for column in frame.columns if column != metric]
+    dims = [{"label": column if len(column) <= 14 else column[:13] + "…", "values": frame[column]}
+            for column in frame.columns if column != metric]
     dims.append({"label": title, "values": frame[metric]})
-    fig = go.Figure(go.Parcoords(line={"color": frame[metric], "colorscale": "Viridis", "showscale": True,
-                                       "colorbar": {"title": {"text": title}}}, dimensions=dims))
+    fig = go.Figure(go.Parcoords(labelangle=-15, dimensions=dims,
+                                 line={"color": frame[metric], "colorscale": "Viridis", "showscale": True,
+                                       "colorbar": {"title": {"text": title}}}))
     fig.update_layout(template="plotly_white", margin={"l": 60, "r": 60, "t": 50, "b": 20}, height=400)
     return fig
 

@@ -285,7 +285,7 @@ class Catalog:
     def models(self) -> list[dict]:
         """Every model with its latest version, version count and current stage holders."""
         models = self.sql("""
-            SELECT m.model, m.description, m.owner, m.task, v.latest, coalesce(v.versions, 0) AS versions
+            SELECT m.model, m.description, m.owner, m.task, m.tags, v.latest, coalesce(v.versions, 0) AS versions
             FROM models m
             LEFT JOIN (SELECT model, max(version) AS latest, count(*) AS versions FROM _versions GROUP BY model) v
                 USING (model)
@@ -298,16 +298,19 @@ class Catalog:
             holders.setdefault(row["model"], {})[row["stage"]] = row["versions"]
         for row in models:
             row["stages"] = holders.get(row["model"], {})
+            row["tags"] = json.loads(row["tags"]) if row["tags"] else {}
         return models
 
     @_one_refresh
     def versions(self, model: str) -> list[dict]:
         """One model's versions, newest first, with stage and headline metrics (``metric[dataset]`` keys)."""
         check_name(model)
-        rows = self.sql("""SELECT model, version, created_at, created_by, description, framework, stage
+        rows = self.sql("""SELECT model, version, created_at, created_by, description, framework, stage, tags
                            FROM versions WHERE model = ? ORDER BY version DESC""", [model])
         if not rows:
             raise NotFound(f"model {model!r} not found")
+        for row in rows:
+            row["tags"] = json.loads(row["tags"]) if row["tags"] else {}
         by_version = {r["version"]: r for r in rows}
         for h in self.sql("SELECT version, metric, dataset, slice, value FROM headline WHERE model = ?", [model]):
             by_version[h["version"]].setdefault("metrics", {})[metric_key(h)] = h["value"]

@@ -136,3 +136,24 @@ def test_filter_versions_by_metrics_and_params(fraud):
         fraud.filter_versions("fraud-detector", "roc_auc[test] is high")
     with pytest.raises(InvalidInput, match="not a number"):
         fraud.filter_versions("fraud-detector", "optimizer > adam")
+
+
+def test_compare_charts_leave_out_seeds_and_train_metrics():
+    from registry_core.lifecycle.compare import default_bars, tunable_params
+
+    assert tunable_params(["seed", "random_state", "model.seed", "learning_rate", "seeds_per_batch"]) == [
+        "learning_rate", "seeds_per_batch"]
+    keys = ["log_loss[train]", "roc_auc[test]", "roc_auc[train]", "roc_auc[test|eu]", "latency_p95_ms"]
+    assert default_bars(keys, "roc_auc[test]") == ["roc_auc[test]", "latency_p95_ms"]
+
+
+def test_best_cells_stay_readable_in_dark_mode():
+    """A translucent fill and no fixed text colour: the theme's text (dark or light) stays on top."""
+    import re
+
+    from dashboard.charts import BEST_CELL
+
+    assert "background-color: rgba(" in BEST_CELL
+    alpha = float(re.search(r"rgba\([^)]*,\s*([0-9.]+)\)", BEST_CELL).group(1))
+    assert alpha <= 0.4
+    assert not re.search(r"(^|;)\s*color:", BEST_CELL)

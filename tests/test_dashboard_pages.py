@@ -384,3 +384,38 @@ def test_history_shows_rollbacks_and_overlapping_holders_in_their_own_lanes(cand
     spec = at.get("plotly_chart")[0].proto.spec
     assert '"staging (2)"' in spec  # the second staging holder has its own lane
     assert '"range"' in spec  # zoomed to the events, not to today
+
+
+def test_versions_table_pins_version_and_stage_and_leads_with_the_headline(candidate, monkeypatch):
+    at = app(candidate, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "fraud-detector", "version": "2"})
+    at.switch_page("dashboard/pages/versions.py").run()
+    ok(at)
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["version", "stage", "roc_auc[test]"]
+    assert "None" not in table.astype(str).to_string().split()  # empty cells stay empty
+    at.text_input(key="versions_filter").input("roc_auc[test] >= 0.9 and n_estimators = 600").run()
+    ok(at)
+    assert list(at.dataframe[0].value["version"]) == [4]
+    at.text_input(key="versions_filter").input("roc_auc[test] >> high").run()
+    assert "cannot read" in at.error[0].value or "not a number" in at.error[0].value
+    # "Compare →" from the production holder compares it with the others, not with itself alone (bug 9)
+    (link,) = [p for p in at.get("page_link") if p.proto.label == "Compare →"]
+    assert link.proto.query_string == "model=fraud-detector&versions=2%2C4"
+
+
+def test_an_alias_is_moved_from_the_version_page_by_its_setters_only(candidate, monkeypatch):
+    bob = app(candidate, monkeypatch, user=BOB)
+    bob.query_params.update({"model": "fraud-detector", "version": "4"})
+    bob.switch_page("dashboard/pages/versions.py").run()
+    bob.selectbox(key="alias_name").set_value("champion").run()
+    ok(bob)
+    assert bob.button(key="alias_set").disabled and "may not move alias champion" in bob.button(key="alias_set").help
+    alice = app(candidate, monkeypatch, user=ALICE)
+    alice.query_params.update({"model": "fraud-detector", "version": "4"})
+    alice.switch_page("dashboard/pages/versions.py").run()
+    alice.selectbox(key="alias_name").set_value("champion").run()
+    alice.button(key="alias_set").click().run()
+    ok(alice)
+    assert Catalog(candidate).resolve("fraud-detector@champion")["version"] == 4
+    assert "Done: Alias champion of fraud-detector now points at v4" in alice.success[0].value

@@ -107,3 +107,21 @@ def compare_with(versions: list[dict], number: int, stages: tuple[str, ...] = ("
     if not others:
         others = sorted((r["version"] for r in versions if r["version"] != number), reverse=True)[:2]
     return [number, *others]
+
+
+IDENTIFIER_PARAMS = ("seed", "random_state", "run_id", "id")
+
+
+def tunable_params(names: list[str]) -> list[str]:
+    """Params worth an axis against a metric: not the ones that only identify a run (a seed)."""
+    return [n for n in names if not any(n == p or n.endswith(("_" + p, "." + p)) for p in IDENTIFIER_PARAMS)]
+
+
+def default_bars(keys: list[str], first: str | None, limit: int = 6) -> list[str]:
+    """The bar charts Compare opens with: the headline first, then unsliced series not measured on training
+    data (a train metric says little about the model and dwarfs the others)."""
+    def on_train(key: str) -> bool:
+        return key.partition("[")[2].rstrip("]").startswith("train")
+
+    rest = [k for k in keys if k != first and "|" not in k and not on_train(k)]
+    return [k for k in [first, *rest] if k is not None][:limit]
