@@ -70,10 +70,11 @@ def build_context() -> Context:
             generation = shared.refresh()
     settings = generation.settings
     identity = resolve_identity(settings)
-    if demo_mode():
+    if demo_mode(settings):
         chosen = st.session_state.get(DEMO_KEY)
         if chosen and chosen != identity.user and chosen in demo_users(settings, identity):
-            identity = Identity(chosen, f"demo: acting as ({DEMO_ENV}=1)")
+            source = "demo catalog: acting as" if settings.demo else f"demo: acting as ({DEMO_ENV}=1)"
+            identity = Identity(chosen, source)
     catalog = shared.as_user(identity.user or "anonymous")
     from . import data  # data imports this module for Context
 

@@ -419,3 +419,23 @@ def test_an_alias_is_moved_from_the_version_page_by_its_setters_only(candidate, 
     ok(alice)
     assert Catalog(candidate).resolve("fraud-detector@champion")["version"] == 4
     assert "Done: Alias champion of fraud-detector now points at v4" in alice.success[0].value
+
+
+def test_a_demo_catalog_offers_its_identities_and_a_real_one_does_not(fraud_builder, monkeypatch):
+    at = app(fraud_builder.root, monkeypatch, user="newcomer@example.com")
+    assert not [s for s in at.sidebar.selectbox if s.key == "demo_user"]
+    registry = fraud_builder.root / "registry.yaml"
+    registry.write_text(registry.read_text() + "demo: true\n")
+    at = app(fraud_builder.root, monkeypatch, user="newcomer@example.com")
+    ok(at)
+    assert "A demo catalog" in at.sidebar.info[0].value and ALICE in at.sidebar.info[0].value
+    chooser = at.sidebar.selectbox(key="demo_user")
+    chooser.set_value(ALICE).run()
+    ok(at)
+    assert ALICE in at.sidebar.markdown[1].value and "demo catalog" in at.sidebar.caption[1].value
+
+
+def test_the_bundled_demo_catalog_is_marked_demo():
+    from registry_core import Catalog as Cat
+
+    assert Cat(Path(APP).parent / "catalog").settings.demo is True
