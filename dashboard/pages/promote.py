@@ -151,9 +151,11 @@ model = pick_model(ctx, models, key="promote_model", container=top[0])
 reset_on_change("promote_model", model, ["version", "stage"])
 versions = data.versions(cat, key, model)
 stage_of = {v["version"]: v["stage"] for v in versions}
+# labels without the stage: the browser keeps a keyed picker's old label after an action changes it,
+# so the stage is shown beside the picker (the badge below), never inside it
 number = synced_select("Version", list(stage_of), key="promote_version", param="version",
                        default=versions[0]["version"], parse=int, container=top[1],
-                       format_func=lambda n: f"v{n} · {stage_of[n]}")
+                       format_func=lambda n: f"v{n}")
 here = stage_of[number]
 targets = list(settings.stage_names)
 stage = synced_select("Target stage", targets, key="promote_stage", param="stage",
@@ -175,7 +177,7 @@ if len(pending) > SHOWN_REQUESTS:
         + (" …" if len(pending) > SHOWN_REQUESTS + 20 else "") + ". Pick one above to review it first.")
 
 st.subheader(f"{model}@{number} → {stage}")
-st.markdown(f"now {badge_md(here)}")
+st.markdown(f"v{number} is now {badge_md(here)}")
 waiting = [r for r in pending if (r["model"], r["version"], r["stage"]) == (model, number, stage)]
 if here == stage:
     st.success(f"{model}@{number} is in {stage}.", icon="✅")
