@@ -14,7 +14,7 @@ import streamlit as st
 
 from registry_core import Catalog
 from registry_core.format.settings import Policy
-from registry_core.lifecycle.actions import Plan, policy_for, rollback_plan
+from registry_core.lifecycle.actions import Plan
 from registry_core.lifecycle.compare import Comparison
 from registry_core.lifecycle.events import ModelState
 from registry_core.lifecycle.policy import Decision
@@ -146,11 +146,11 @@ def headline_values(_catalog: Catalog, key: Key, pairs: tuple[tuple[str, int], .
 
 @cached
 def rollback(_catalog: Catalog, key: Key, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
-    """``lifecycle.rollback_plan``: who may roll back this stage, and from which version to which."""
-    return rollback_plan(_catalog, model, stage, user)
+    """``Catalog.rollback_plan``: who may roll back this stage, and from which version to which."""
+    return _catalog.rollback_plan(model, stage, user)
 
 
 @cached
 def policy(_catalog: Catalog, key: Key, model: str, stage: str) -> Policy:
     """The stage's policy for this model (model.yaml's override, else registry.yaml's)."""
-    return policy_for(_catalog, model, stage)
+    return _catalog.policy(model, stage)

@@ -490,6 +490,14 @@ class Catalog:
         see it (the request itself is not a competing one)."""
         return lifecycle.plan(self, model, check_version(version), stage, user or self.user, force, answering)
 
+    def rollback_plan(self, model: str, stage: str = "production", user: str | None = None) -> tuple:
+        """Who may roll back ``stage`` of ``model``, and from which version to which: (Decision, holder, previous)."""
+        return lifecycle.rollback_plan(self, model, stage, user or self.user)
+
+    def policy(self, model: str, stage: str):
+        """The policy of ``stage`` for ``model``: its model.yaml override, else registry.yaml's."""
+        return lifecycle.policy_for(self, check_name(model), stage)
+
     @committing
     def promote(self, model: str, version: int | str, stage: str, reason: str | None = None,
                 force: bool = False) -> dict:

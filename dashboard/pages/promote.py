@@ -2,7 +2,7 @@
 Approve / Reject / Cancel; then a version's gate checklist, live, with Promote / Request in a confirm
 dialog; then Rollback.
 
-Every button asks the core (``Catalog.plan``, ``policy.may_answer``, ``lifecycle.rollback_plan``)
+Every button asks the core (``Catalog.plan``, ``policy.may_answer``, ``Catalog.rollback_plan``)
 whether this user may press it, and a disabled button says why in the core's words.
 """
 
