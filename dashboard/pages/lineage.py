@@ -21,16 +21,16 @@ if not models:
                                          "train=NAME@VERSION`) or parents (`--parent MODEL@N`).")
     st.stop()
 
+top = st.columns(2)  # the pickers span the page: at 800 px a third of it is too narrow for a name
+model = pick_model(ctx, models, key="lineage_model", container=top[0])
+reset_on_change("lineage_model", model, ["version"])
+versions = data.versions(cat, key, model)
+stage_of = {v["version"]: v["stage"] for v in versions}
+number = synced_select("Version", list(stage_of), key="lineage_version", param="version",
+                       default=versions[0]["version"], parse=int, container=top[1],
+                       format_func=lambda n: f"v{n} · {stage_of[n]}")
 graph_col, impact_col = st.columns([3, 2], gap="large")
 with graph_col:
-    top = st.columns(2)
-    model = pick_model(ctx, models, key="lineage_model", container=top[0])
-    reset_on_change("lineage_model", model, ["version"])
-    versions = data.versions(cat, key, model)
-    stage_of = {v["version"]: v["stage"] for v in versions}
-    number = synced_select("Version", list(stage_of), key="lineage_version", param="version",
-                           default=versions[0]["version"], parse=int, container=top[1],
-                           format_func=lambda n: f"v{n} · {stage_of[n]}")
     info = data.lineage(cat, key, f"{model}@{number}")
     parent_stages = {}
     for parent in info["parents"]:

@@ -72,7 +72,7 @@ if not models:
           "it appears here on the next refresh.")
     st.stop()
 
-top = st.columns([2, 2, 3])
+top = st.columns(2)  # two to a row: pickers stay readable at 800 px
 model = pick_model(ctx, models, key="versions_model", container=top[0])
 reset_on_change("versions_model", model, ["version"])
 versions = data.versions(cat, key, model)
@@ -80,8 +80,9 @@ model_row = next(m for m in data.models(cat, key) if m["model"] == model)
 all_stages = ["none", *settings.stage_names]
 stages = top[1].multiselect("Stages", all_stages, key="versions_stages", placeholder="all stages",
                             format_func=stage_label)
-search = top[2].text_input("Search", key="versions_search", placeholder="description, author, framework, tag…")
-where = st.text_input("Filter on metrics and params", key="versions_filter",
+below = st.columns(2)
+search = below[0].text_input("Search", key="versions_search", placeholder="description, author, framework, tag…")
+where = below[1].text_input("Filter on metrics and params", key="versions_filter",
                       placeholder="e.g. roc_auc[test] > 0.9 and optimizer = adam",
                       help="clauses joined by 'and': a metric[dataset] or a param, an operator (= != > >= < <=) "
                            "and a value; run as one query over the catalog's SQL views")
