@@ -17,12 +17,12 @@ from registry_core import RegistryError
 st.set_page_config(page_title="modelreg", page_icon="📦", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="🏠", default=True),
-    st.Page("pages/versions.py", title="Versions", icon="🗂️"),
-    st.Page("pages/compare.py", title="Compare", icon="📊"),
-    st.Page("pages/lineage.py", title="Lineage", icon="🧬"),
-    st.Page("pages/promote.py", title="Promote", icon="🚀"),
-    st.Page("pages/history.py", title="History", icon="🕑"),
+    st.Page("dashboard/pages/overview.py", title="Overview", icon="🏠", default=True),
+    st.Page("dashboard/pages/versions.py", title="Versions", icon="🗂️"),
+    st.Page("dashboard/pages/compare.py", title="Compare", icon="📊"),
+    st.Page("dashboard/pages/lineage.py", title="Lineage", icon="🧬"),
+    st.Page("dashboard/pages/promote.py", title="Promote", icon="🚀"),
+    st.Page("dashboard/pages/history.py", title="History", icon="🕑"),
 ]
 page = st.navigation(PAGES)
 
@@ -42,9 +42,16 @@ except Exception as exc:  # an unreadable index or a bug: say so, and offer the 
 with st.sidebar:
     st.markdown(f"**{ctx.settings.name}**")
     st.caption(f"`{ctx.catalog.root}`")
-    if demo_mode():
-        st.selectbox(f"Act as (demo mode, {DEMO_ENV}=1)", demo_users(ctx.settings, ctx.identity), key=DEMO_KEY,
-                     help="Demo and test only: lets one browser play several people. Never enable it in production.")
+    if demo_mode(ctx.settings):
+        why = "demo catalog" if ctx.settings.demo else f"demo mode, {DEMO_ENV}=1"
+        st.selectbox(f"🎭 Act as ({why})", demo_users(ctx.settings, ctx.identity), key=DEMO_KEY,
+                     help="Demo only: lets one browser play several people (a lead approves, a data scientist "
+                          "requests). Real catalogs do not have it.")
+        if not ctx.settings.roles_of(ctx.user or ""):
+            roles = ", ".join(f"{u} ({', '.join(ctx.settings.roles_of(u))})"
+                              for u in demo_users(ctx.settings, ctx.identity) if ctx.settings.roles_of(u))
+            st.info(f"A demo catalog: act as someone with a role ({roles}) to try requesting, approving and "
+                    "rolling back.", icon="🎭")
     if ctx.user:
         roles = ctx.settings.roles_of(ctx.user)
         st.markdown(f"👤 **{ctx.user}**")

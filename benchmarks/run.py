@@ -295,7 +295,7 @@ def time_pages(root: Path, repeats: int) -> dict[str, float]:
             st.cache_resource.clear()
             at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
             started, cpu_started = time.perf_counter(), cpu_now()
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"dashboard/pages/{page}.py").run()
             firsts.append(time.perf_counter() - started)
             cpu.append(cpu_now() - cpu_started)
             if at.exception:

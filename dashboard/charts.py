@@ -17,6 +17,9 @@ from plotly.subplots import make_subplots
 from registry_core.integrations.lineage_dot import stage_color
 
 PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Set2
+# Compare's cells: translucent fills keep the theme's own text colour readable, light or dark
+BEST_CELL = "background-color: rgba(67, 160, 71, 0.35); font-weight: bold"
+BETTER, WORSE = "color: #43a047", "color: #e53935"
 LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
 
 
@@ -94,10 +97,12 @@ def tradeoff(points: pd.DataFrame, front: list[int], selected: list[int], x_titl
 
 def parallel(frame: pd.DataFrame, metric: str, title: str) -> go.Figure:
     """Parallel coordinates: numeric params (one axis each) coloured by a metric."""
-    dims = [{"label": column, "values": frame[column]} for column in frame.columns if column != metric]
+    dims = [{"label": column if len(column) <= 14 else column[:13] + "…", "values": frame[column]}
+            for column in frame.columns if column != metric]
     dims.append({"label": title, "values": frame[metric]})
-    fig = go.Figure(go.Parcoords(line={"color": frame[metric], "colorscale": "Viridis", "showscale": True,
-                                       "colorbar": {"title": {"text": title}}}, dimensions=dims))
+    fig = go.Figure(go.Parcoords(labelangle=-15, dimensions=dims,
+                                 line={"color": frame[metric], "colorscale": "Viridis", "showscale": True,
+                                       "colorbar": {"title": {"text": title}}}))
     fig.update_layout(template="plotly_white", margin={"l": 60, "r": 60, "t": 50, "b": 20}, height=400)
     return fig
 
@@ -114,19 +119,52 @@ def trend(frame: pd.DataFrame, title: str) -> go.Figure:
     return fig
 
 
+def lanes(spans: list[dict], stages: list[str], now: dt.datetime) -> tuple[list[str], list[str]]:
+    """A row label for each span, so that holders of a stage at the same time get their own lanes
+    (staging may hold several versions at once), and every label in display order.
+
+    A span takes the first lane of its stage that is free when it starts: ``staging``, ``staging (2)``...
+    """
+    ends: dict[str, list[dt.datetime]] = {}
+    labels: list[str] = [""] * len(spans)
+    for i in sorted(range(len(spans)), key=lambda i: spans[i]["start"]):
+        span = spans[i]
+        taken = ends.setdefault(span["stage"], [])
+        lane = next((n for n, end in enumerate(taken) if end <= span["start"]), len(taken))
+        if lane == len(taken):
+            taken.append(span["end"] or now)
+        else:
+            taken[lane] = span["end"] or now
+        labels[i] = span["stage"] if lane == 0 else f"{span['stage']} ({lane + 1})"
+    order = [s if n == 0 else f"{s} ({n + 1})" for s in stages for n in range(len(ends.get(s, [None])))]
+    return labels, order
+
+
+def event_window(times: list[dt.datetime]) -> list[dt.datetime] | None:
+    """The x range around the events with a margin: current holders run to now and would squeeze the history."""
+    if not times:
+        return None
+    first, last = min(times), max(times)
+    margin = max((last - first) * 0.05, dt.timedelta(hours=12))
+    return [first - margin, last + margin]
+
+
 def timeline(spans: list[dict], promotions: list[dict], monitoring: pd.DataFrame, stages: list[str],
              now: dt.datetime) -> go.Figure:
-    """Which version held each stage when (bars), monitoring metrics over time below, promotions as lines."""
+    """Which version held each stage when (bars, one lane per overlapping holder), monitoring metrics over
+    time below, promotions as lines; zoomed to the events (drag or double-click to see up to now)."""
     has_monitoring = not monitoring.empty
+    labels, order = lanes(spans, stages, now)
     fig = make_subplots(rows=2 if has_monitoring else 1, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         row_heights=[0.45, 0.55] if has_monitoring else None)
     shown: set[int] = set()
-    for span in spans:
+    for span, lane in zip(spans, labels):
         end = span["end"] or now
         fig.add_trace(go.Bar(
-            y=[span["stage"]], x=[(end - span["start"]).total_seconds() * 1000], base=[span["start"]],
+            y=[lane], x=[(end - span["start"]).total_seconds() * 1000], base=[span["start"]],
             orientation="h", name=f"v{span['version']}", legendgroup=f"v{span['version']}",
-            showlegend=span["version"] not in shown, marker={"color": version_color(span["version"])},
+            showlegend=span["version"] not in shown and len(spans) <= 40,
+            marker={"color": version_color(span["version"])},
             text=f"v{span['version']}", textposition="inside", insidetextanchor="middle",
             hovertemplate=f"v{span['version']} in {span['stage']}<br>from {span['start']:%Y-%m-%d %H:%M}"
                           f"<br>until {'now' if span['end'] is None else format(span['end'], '%Y-%m-%d %H:%M')}"
@@ -148,7 +186,9 @@ def timeline(spans: list[dict], promotions: list[dict], monitoring: pd.DataFrame
         marker={"symbol": "triangle-down", "size": 11, "color": [stage_color(e["stage"]) for e in promotions],
                 "line": {"color": "#111", "width": 1}},
         text=[e["label"] for e in promotions], hovertemplate="%{text}<extra></extra>"), row=1, col=1)
-    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(stages)), row=1, col=1)
-    fig.update_xaxes(type="date")
-    fig.update_layout(**LAYOUT, barmode="overlay", height=520 if has_monitoring else 300)
+    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(order)), row=1, col=1)
+    fig.update_xaxes(type="date", range=event_window([e["at"] for e in promotions] + [s["start"] for s in spans]))
+    bars_height = 80 + 30 * len(order)
+    fig.update_layout(**LAYOUT, barmode="overlay",
+                      height=bars_height + (280 if has_monitoring else 0))
     return fig

@@ -2,14 +2,14 @@
 
 ``app.py`` builds the context once per run and hands it to the page through a
 thread-local (each session's script runs in its own thread), so the index is
-refreshed once per run; a page run on its own (AppTest on ``pages/x.py``)
-builds its own.
+refreshed once per run.  The pages live in ``dashboard/pages/``, not in a ``pages/``
+folder next to app.py, so Streamlit never starts in its legacy multipage mode:
+every page run goes through app.py's ``st.navigation``.
 """
 
 from __future__ import annotations
 
 import os
-import runpy
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,10 +70,11 @@ def build_context() -> Context:
             generation = shared.refresh()
     settings = generation.settings
     identity = resolve_identity(settings)
-    if demo_mode():
+    if demo_mode(settings):
         chosen = st.session_state.get(DEMO_KEY)
         if chosen and chosen != identity.user and chosen in demo_users(settings, identity):
-            identity = Identity(chosen, f"demo: acting as ({DEMO_ENV}=1)")
+            source = "demo catalog: acting as" if settings.demo else f"demo: acting as ({DEMO_ENV}=1)"
+            identity = Identity(chosen, source)
     catalog = shared.as_user(identity.user or "anonymous")
     from . import data  # data imports this module for Context
 
@@ -92,26 +93,6 @@ def run_with(ctx: Context) -> Iterator[None]:
 
 
 def current() -> Context:
-    """The context of this run: the one app.py built, else a fresh one (a page run on its own)."""
+    """The context of this run: the one app.py built, else a fresh one (a page script run on its own)."""
     ctx = getattr(_local, "ctx", None)
-    if ctx is None:
-        _leave_pages_directory_mode()
-        ctx = build_context()
-    return ctx
-
-
-def _leave_pages_directory_mode() -> None:
-    """Route a page run that bypassed app.py through app.py, within this same run.
-
-    With a ``pages/`` folder next to app.py, Streamlit starts in its old multipage mode and runs
-    ``pages/x.py`` without app.py when the first request of a fresh server opens a page URL, and
-    AppTest does so on every run of a page; ``st.navigation`` turns that mode off only once app.py
-    runs.  So: turn it off, run app.py now (it routes back to this page, with the sidebar, identity
-    and layout, and keeps this run's clicks), and stop this outer run.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        runpy.run_path(str(APP_DIR / "app.py"), run_name="__main__")
-        st.stop()
+    return ctx if ctx is not None else build_context()

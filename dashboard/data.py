@@ -12,9 +12,9 @@ import json
 import pandas as pd
 import streamlit as st
 
-from registry_core import Catalog, metric_key
+from registry_core import Catalog
 from registry_core.format.settings import Policy
-from registry_core.lifecycle.actions import Plan, policy_for, rollback_plan
+from registry_core.lifecycle.actions import Plan
 from registry_core.lifecycle.compare import Comparison
 from registry_core.lifecycle.events import ModelState
 from registry_core.lifecycle.policy import Decision
@@ -46,29 +46,31 @@ def version(_catalog: Catalog, key: Key, ref: str) -> dict:
 @cached
 def curves(_catalog: Catalog, key: Key, model: str, numbers: tuple[int, ...]) -> pd.DataFrame:
     """Every stepped metric row of these versions (training curves)."""
-    rows = _catalog.sql("""SELECT version, metric, dataset, slice, step, value FROM metrics
-                           WHERE model = ? AND step IS NOT NULL AND list_contains(?, version)
-                           ORDER BY version, metric, dataset, step""", [model, list(numbers)], refresh=False)
-    return pd.DataFrame(rows, columns=["version", "metric", "dataset", "slice", "step", "value"])
+    return pd.DataFrame(_catalog.curves(model, list(numbers)),
+                        columns=["version", "metric", "dataset", "slice", "step", "value"])
 
 
 @cached
 def monitoring(_catalog: Catalog, key: Key, model: str) -> pd.DataFrame:
     """Time-stamped summary rows (monitoring of deployed versions) of one model."""
-    rows = _catalog.sql("""SELECT version, metric, dataset, slice, timestamp, value FROM metrics
-                           WHERE model = ? AND timestamp IS NOT NULL AND step IS NULL
-                           ORDER BY timestamp""", [model], refresh=False)
-    return pd.DataFrame(rows, columns=["version", "metric", "dataset", "slice", "timestamp", "value"])
+    return pd.DataFrame(_catalog.monitoring(model),
+                        columns=["version", "metric", "dataset", "slice", "timestamp", "value"])
 
 
 @cached
 def params(_catalog: Catalog, key: Key, model: str) -> pd.DataFrame:
     """One row per version, one column per param (values as the index stores them: text)."""
-    rows = _catalog.sql("SELECT version, name, value FROM params WHERE model = ?", [model], refresh=False)
+    rows = _catalog.params(model)
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows).pivot(index="version", columns="name", values="value")
     return frame.map(_plain)
+
+
+@cached
+def filtered(_catalog: Catalog, key: Key, model: str, expression: str) -> list[int]:
+    """``Catalog.filter_versions``: the versions matching a metric/param filter."""
+    return _catalog.filter_versions(model, expression)
 
 
 def _plain(text):
@@ -118,9 +120,11 @@ def state(_catalog: Catalog, key: Key, model: str) -> ModelState:
 
 
 @cached
-def plan(_catalog: Catalog, key: Key, model: str, number: int, stage: str, user: str, force: bool) -> Plan:
-    """The live gate checklist and permission for one user (keyed by user: answers differ per person)."""
-    return _catalog.plan(model, number, stage, force=force, user=user)
+def plan(_catalog: Catalog, key: Key, model: str, number: int, stage: str, user: str, force: bool,
+         answering: str | None = None) -> Plan:
+    """The live gate checklist and permission for one user (keyed by user: answers differ per person);
+    ``answering``: a pending request's id, to see its gates as they evaluate now."""
+    return _catalog.plan(model, number, stage, force=force, user=user, answering=answering)
 
 
 def clear() -> None:
@@ -131,33 +135,22 @@ def clear() -> None:
 @cached
 def headline_keys(_catalog: Catalog, key: Key) -> dict[str, list[str]]:
     """Every model's headline series (``metric[dataset]`` keys), in one query."""
-    found: dict[str, set[str]] = {}
-    for row in _catalog.sql("SELECT DISTINCT model, metric, dataset, slice FROM headline", refresh=False):
-        found.setdefault(row["model"], set()).add(metric_key(row))
-    return {model: sorted(keys) for model, keys in found.items()}
+    return _catalog.headline_series()
 
 
 @cached
 def headline_values(_catalog: Catalog, key: Key, pairs: tuple[tuple[str, int], ...]) -> dict[tuple[str, int], dict]:
     """Headline metrics of the given (model, version) pairs: {(model, version): {metric_key: value}}."""
-    if not pairs:
-        return {}
-    rows = _catalog.sql("""SELECT h.* FROM headline h JOIN (SELECT unnest($m) AS model, unnest($v) AS version)
-                           USING (model, version)""", {"m": [m for m, _ in pairs], "v": [v for _, v in pairs]},
-                        refresh=False)
-    out: dict[tuple[str, int], dict] = {}
-    for row in rows:
-        out.setdefault((row["model"], row["version"]), {})[metric_key(row)] = row["value"]
-    return out
+    return _catalog.headlines(list(pairs))
 
 
 @cached
 def rollback(_catalog: Catalog, key: Key, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
-    """``lifecycle.rollback_plan``: who may roll back this stage, and from which version to which."""
-    return rollback_plan(_catalog, model, stage, user)
+    """``Catalog.rollback_plan``: who may roll back this stage, and from which version to which."""
+    return _catalog.rollback_plan(model, stage, user)
 
 
 @cached
 def policy(_catalog: Catalog, key: Key, model: str, stage: str) -> Policy:
     """The stage's policy for this model (model.yaml's override, else registry.yaml's)."""
-    return policy_for(_catalog, model, stage)
+    return _catalog.policy(model, stage)

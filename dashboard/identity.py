@@ -2,8 +2,9 @@
 
 The order is the SPEC's.  A browser cannot choose its identity: a header is
 trusted only when registry.yaml names it (``auth: {trusted_header: ...}``),
-and the demo "act as" selector exists only when the server was started with
-``MODELREG_DEMO_USERS=1``.  When sign-in or a trusted header is configured but
+and the demo "act as" selector exists only for a catalog whose registry.yaml says
+``demo: true`` (the bundled demo) or when the server was started with ``MODELREG_DEMO_USERS=1``.
+When sign-in or a trusted header is configured but
 absent, the session is read-only rather than falling back to the server's user.
 """
 
@@ -61,8 +62,9 @@ def resolve_identity(settings: Settings) -> Identity:
     return Identity(default_user(), "git user.email (or login name)")
 
 
-def demo_mode() -> bool:
-    return os.environ.get(DEMO_ENV) == "1"
+def demo_mode(settings: Settings) -> bool:
+    """The "act as" picker: on for a demo catalog (``demo: true`` in registry.yaml) or ``MODELREG_DEMO_USERS=1``."""
+    return settings.demo or os.environ.get(DEMO_ENV) == "1"
 
 
 def demo_users(settings: Settings, identity: Identity) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from registry_core import RegistryError
+from registry_core import RegistryError, formats
 from registry_core.format.settings import Settings
 
 STAGE_BADGE = {"production": "green", "staging": "orange", "archived": "gray", "none": "gray"}
@@ -15,8 +15,8 @@ STAGE_MARK = {"production": "🟢", "staging": "🟡", "archived": "⚪", "none"
 FLASH_KEY = "_flash"
 
 # Page files, for st.page_link / st.switch_page (paths relative to app.py, as st.navigation lists them).
-OVERVIEW, VERSIONS, COMPARE = "pages/overview.py", "pages/versions.py", "pages/compare.py"
-LINEAGE, PROMOTE, HISTORY = "pages/lineage.py", "pages/promote.py", "pages/history.py"
+OVERVIEW, VERSIONS, COMPARE = (f"dashboard/pages/{name}.py" for name in ("overview", "versions", "compare"))
+LINEAGE, PROMOTE, HISTORY = (f"dashboard/pages/{name}.py" for name in ("lineage", "promote", "history"))
 
 
 def stage_label(stage: str | None) -> str:
@@ -63,9 +63,12 @@ def synced_select(label: str, options: Sequence, key: str, param: str, default: 
             try:
                 wanted = parse(url)
             except (TypeError, ValueError):
-                wanted = default
-        st.session_state[key] = wanted if wanted in options else (default if default in options else
-                                                                    (options[0] if options else None))
+                wanted = None
+        chosen = wanted if wanted in options else (default if default in options else
+                                                   (options[0] if options else None))
+        st.session_state[key] = chosen
+        if url is not None and wanted not in options:  # a bad link says so, never silently shows another thing
+            st.warning(f"{label} {url!r} from the link was not found; showing {chosen} instead.", icon="🔎")
     value = container.selectbox(label, options, key=key, **kwargs)
     text = None if value is None else str(value)
     if text is None:
@@ -123,9 +126,18 @@ def notify(message: str, icon: str = "✅") -> None:
 
 
 def show_flash() -> None:
+    """What the last action did, plainly at the top of the page (and as a toast), for this run only."""
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
         st.toast(flash[0], icon=flash[1])
+        st.success(f"Done: {flash[0]}", icon=flash[1])
+
+
+def in_dashboard_terms(text: str) -> str:
+    """A core message in the dashboard's words: the CLI's option names mean nothing here."""
+    return (text.replace("--force needs a --reason", "overriding needs a reason")
+            .replace("needs a --reason", "needs a reason: write it in the Reason box")
+            .replace("--force: ", "override: ").replace("--reason", "a reason").replace("--force", "override"))
 
 
 def act(action: Callable[[], str], on_done: Callable[[], None] | None = None) -> bool:
@@ -136,7 +148,7 @@ def act(action: Callable[[], str], on_done: Callable[[], None] | None = None) ->
     try:
         message = action()
     except RegistryError as exc:
-        st.error(str(exc), icon="⛔")
+        st.error(in_dashboard_terms(str(exc)), icon="⛔")
         return False
     if on_done is not None:
         on_done()
@@ -166,3 +178,16 @@ def reset_on_change(name: str, value: Any, params: Sequence[str]) -> None:
             st.query_params.pop(param, None)
             st.session_state.pop(f"_last_{param}", None)
     st.session_state[marker] = value
+
+
+TRAIL_COLUMNS = ["at", "by", "model", "action", "version", "stage", "rollback_of", "reason", "request", "forced", "id"]
+
+
+def shown_action(event: dict) -> str:
+    """A promote that puts a previous holder back is a rollback: say so (the file records ``promote``)."""
+    return "rollback" if event["action"] == "promote" and event.get("rollback_of") is not None else event["action"]
+
+
+def trail_csv(rows: list[dict]) -> str:
+    """Audit-trail rows as CSV, with full UTC timestamps (to the microsecond) and ``rollback_of``."""
+    return formats.to_csv([{**e, "at": e["at"].isoformat()} for e in rows], TRAIL_COLUMNS) + "\n"

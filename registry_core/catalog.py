@@ -29,6 +29,7 @@ from registry_core.format.layout import Layout
 from registry_core.format.names import Ref, check_name, check_version, parse_ref
 from registry_core.format.settings import Settings, default_user, find_catalog
 from registry_core.format.yamlio import parse_time
+from registry_core.index import filters
 from registry_core.index.derive import events_from_rows, needed_approvals
 from registry_core.index.generation import Generation, Index, Views
 from registry_core.integrations.gitsync import committing
@@ -316,7 +317,7 @@ class Catalog:
     def models(self) -> list[dict]:
         """Every model with its latest version, version count and current stage holders."""
         models = self.sql("""
-            SELECT m.model, m.description, m.owner, m.task, v.latest, coalesce(v.versions, 0) AS versions
+            SELECT m.model, m.description, m.owner, m.task, m.tags, v.latest, coalesce(v.versions, 0) AS versions
             FROM models m
             LEFT JOIN (SELECT model, max(version) AS latest, count(*) AS versions FROM _versions GROUP BY model) v
                 USING (model)
@@ -329,16 +330,19 @@ class Catalog:
             holders.setdefault(row["model"], {})[row["stage"]] = row["versions"]
         for row in models:
             row["stages"] = holders.get(row["model"], {})
+            row["tags"] = json.loads(row["tags"]) if row["tags"] else {}
         return models
 
     @_one_refresh
     def versions(self, model: str) -> list[dict]:
         """One model's versions, newest first, with stage and headline metrics (``metric[dataset]`` keys)."""
         check_name(model)
-        rows = self.sql("""SELECT model, version, created_at, created_by, description, framework, stage
+        rows = self.sql("""SELECT model, version, created_at, created_by, description, framework, stage, tags
                            FROM versions WHERE model = ? ORDER BY version DESC""", [model])
         if not rows:
             raise NotFound(f"model {model!r} not found")
+        for row in rows:
+            row["tags"] = json.loads(row["tags"]) if row["tags"] else {}
         by_version = {r["version"]: r for r in rows}
         for h in self.sql("SELECT version, metric, dataset, slice, value FROM headline WHERE model = ?", [model]):
             by_version[h["version"]].setdefault("metrics", {})[metric_key(h)] = h["value"]
@@ -460,6 +464,54 @@ class Catalog:
     def problems(self) -> list[dict]:
         return self.sql("SELECT path, severity, message FROM _problems ORDER BY severity, path")
 
+    # -- series for charts and filters (the dashboard reads only through these) -----------------------
+    @_one_refresh
+    def curves(self, model: str, versions: list[int]) -> list[dict]:
+        """Every stepped metric row (training curves) of these versions of ``model``."""
+        return self.sql("""SELECT version, metric, dataset, slice, step, value FROM metrics
+                           WHERE model = ? AND step IS NOT NULL AND list_contains(?, version)
+                           ORDER BY version, metric, dataset, step""", [check_name(model), list(versions)])
+
+    @_one_refresh
+    def monitoring(self, model: str) -> list[dict]:
+        """Time-stamped summary rows of ``model`` (the monitoring of deployed versions), oldest first."""
+        return self.sql("""SELECT version, metric, dataset, slice, timestamp, value FROM metrics
+                           WHERE model = ? AND timestamp IS NOT NULL AND step IS NULL
+                           ORDER BY timestamp""", [check_name(model)])
+
+    @_one_refresh
+    def params(self, model: str) -> list[dict]:
+        """Every param of every version of ``model``: {version, name, value} (values as text)."""
+        return self.sql("SELECT version, name, value FROM params WHERE model = ? ORDER BY version, name",
+                        [check_name(model)])
+
+    @_one_refresh
+    def headline_series(self) -> dict[str, list[str]]:
+        """Every model's headline series, as ``metric[dataset|slice]`` keys, in one query."""
+        found: dict[str, set[str]] = {}
+        for row in self.sql("SELECT DISTINCT model, metric, dataset, slice FROM headline"):
+            found.setdefault(row["model"], set()).add(metric_key(row))
+        return {model: sorted(keys) for model, keys in found.items()}
+
+    @_one_refresh
+    def headlines(self, pairs: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, float]]:
+        """Headline values of these (model, version) pairs: {(model, version): {metric_key: value}}."""
+        if not pairs:
+            return {}
+        rows = self.sql("""SELECT h.* FROM headline h JOIN (SELECT unnest($m) AS model, unnest($v) AS version)
+                           USING (model, version)""", {"m": [m for m, _ in pairs], "v": [v for _, v in pairs]})
+        out: dict[tuple[str, int], dict[str, float]] = {}
+        for row in rows:
+            out.setdefault((row["model"], row["version"]), {})[metric_key(row)] = row["value"]
+        return out
+
+    @_one_refresh
+    def filter_versions(self, model: str, expression: str) -> list[int]:
+        """Versions of ``model`` whose metrics and params match ``expression`` (see ``index.filters``),
+        newest first: ``roc_auc[test] > 0.9 and optimizer = adam``."""
+        sql, params = filters.to_sql(check_name(model), filters.parse(expression))
+        return [row["version"] for row in self.sql(sql, params)]
+
     # -- writing ---------------------------------------------------------------------------------
     @committing
     def register(self, model: str, **kwargs: Any) -> dict:
@@ -471,9 +523,20 @@ class Catalog:
         return writing.log_metrics(self, ref, metrics, dataset)
 
     def plan(self, model: str, version: int | str, stage: str, force: bool = False,
-             user: str | None = None) -> lifecycle.Plan:
-        """What promoting would do now (gates, permissions), without writing anything."""
-        return lifecycle.plan(self, model, check_version(version), stage, user or self.user, force)
+             user: str | None = None, answering: str | None = None) -> lifecycle.Plan:
+        """What promoting would do now (gates, permissions), without writing anything.
+
+        ``answering``: the id of a pending request for this promotion, evaluated as its approver would
+        see it (the request itself is not a competing one)."""
+        return lifecycle.plan(self, model, check_version(version), stage, user or self.user, force, answering)
+
+    def rollback_plan(self, model: str, stage: str = "production", user: str | None = None) -> tuple:
+        """Who may roll back ``stage`` of ``model``, and from which version to which: (Decision, holder, previous)."""
+        return lifecycle.rollback_plan(self, model, stage, user or self.user)
+
+    def policy(self, model: str, stage: str):
+        """The policy of ``stage`` for ``model``: its model.yaml override, else registry.yaml's."""
+        return lifecycle.policy_for(self, check_name(model), stage)
 
     @committing
     def promote(self, model: str, version: int | str, stage: str, reason: str | None = None,

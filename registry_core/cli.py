@@ -416,10 +416,31 @@ def cmd_ui(args: argparse.Namespace, cat: Catalog) -> int:
     env = {**os.environ, "MODELREG_CATALOG": str(cat.root.resolve())}
     if args.user:
         env["MODELREG_USER"] = args.user
+    return run_child(subprocess.Popen(command, env=env))
+
+
+def run_child(child) -> int:
+    """Wait for the dashboard's server, passing SIGTERM, SIGINT and SIGHUP on to it.
+
+    Stopping ``modelreg ui`` (Ctrl-C, ``kill``, a service manager) must stop the Streamlit server too,
+    not leave it serving, re-parented to PID 1.  A second signal kills the child outright.
+    """
+    import signal
+
+    received: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        child.send_signal(signal.SIGKILL if len(received) > 1 else signum)
+
+    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {s: signal.signal(s, forward) for s in forwarded}
     try:
-        return subprocess.run(command, env=env, check=False).returncode
-    except KeyboardInterrupt:
-        return 0
+        code = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 0 if received and code in (0, *(-s for s in (*forwarded, signal.SIGKILL))) else code
 
 
 # -- parser ---------------------------------------------------------------------------------------

@@ -56,6 +56,8 @@ REGISTRY_YAML = """\
 # The bundled demo catalog, rebuilt by scripts/build_demo_catalog.py (do not edit by hand).
 format: 1
 name: modelreg demo
+# A demo catalog: the dashboard offers its roles' users in an "act as" picker. Never on a real catalog.
+demo: true
 stages:
   - name: staging
   - name: production

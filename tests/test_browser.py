@@ -74,11 +74,12 @@ def server(candidate, tmp_path):
         print(log.read_text())
 
 
-@pytest.fixture
-def page(server):
+@pytest.fixture(params=[1440, 800], ids=["1440px", "800px"])
+def page(server, request):
+    """A chromium tab on the dashboard, at a desktop width and at a laptop split-screen width."""
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1000})
+        tab = browser.new_page(viewport={"width": request.param, "height": 1000})
         tab.set_default_timeout(30_000)
         tab.base = server
         yield tab
@@ -107,9 +108,20 @@ def confirm(page, button: str, reason: str) -> None:
     settle(page)
 
 
+def chosen(page, label: str) -> str:
+    """What a selectbox shows: its text and its input's value (Streamlit draws the choice in either)."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    values = [i.input_value() for i in box.locator("input").all()]
+    return box.inner_text() + " " + " ".join(v for v in values if v) + " " + " ".join(
+        box.locator("[value]").evaluate_all("els => els.map(e => e.getAttribute('value') || '')"))
+
+
 def act_as(page, user: str, role: str) -> None:
-    """The demo "act as" selector (MODELREG_DEMO_USERS=1) in the sidebar."""
-    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").locator("input").click()
+    """The demo "act as" selector (MODELREG_DEMO_USERS=1) in the sidebar (opened first if collapsed)."""
+    picker = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").locator("input")
+    if not picker.is_visible():
+        page.get_by_test_id("stExpandSidebarButton").click()
+    picker.click()
     page.get_by_role("option", name=user).click()
     settle(page)
     page.get_by_test_id("stSidebar").get_by_text(f"roles: {role}").wait_for()
@@ -124,6 +136,12 @@ def test_request_approve_and_roll_back_in_a_real_browser(page, candidate, capsys
     page.get_by_role("button", name="Promote to staging").click()
     confirm(page, "Promote to staging", "validation is fine")
     toast(page, "Promoted fraud-detector@4 → staging")
+    # after the action the page says so plainly, and the picker's label has the new stage (bug 2)
+    page.get_by_test_id("stAlert").filter(has_text="Done: Promoted fraud-detector@4 → staging").wait_for()
+    page.get_by_test_id("stAlert").filter(has_text="fraud-detector@4 is in staging.").wait_for()
+    assert "none" not in chosen(page, "Version")  # no stale stage in the picker's label
+    page.get_by_text("v4 is now staging").wait_for()
+    assert not page.get_by_text("Not possible now").count()
 
     open_page(page, "promote?model=fraud-detector&version=4&stage=production")
     page.get_by_text("Gates pass; production needs 1 approval(s)").wait_for()
@@ -132,6 +150,11 @@ def test_request_approve_and_roll_back_in_a_real_browser(page, candidate, capsys
     toast(page, "awaits approval")
     approve = page.get_by_role("button", name="Approve")
     assert approve.is_disabled()  # bob opened it
+    # the request's gates, recorded and now, beside its buttons; usable at 800 px too
+    page.locator("th", has_text="recorded").first.wait_for(state="attached")  # the grid is a canvas
+    for name in ("Approve", "Reject", "Cancel"):
+        assert page.get_by_role("button", name=name).bounding_box()["width"] >= 60, name
+    assert page.get_by_test_id("stSelectbox").filter(has_text="Version").first.bounding_box()["width"] >= 150
 
     act_as(page, ALICE, "lead")
     page.get_by_role("button", name="Approve").click()

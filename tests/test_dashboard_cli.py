@@ -17,11 +17,14 @@ REPO = Path(__file__).resolve().parent.parent
 def launched(monkeypatch):
     calls = []
 
-    def fake_run(command, env, check):
-        calls.append((command, env))
-        return subprocess.CompletedProcess(command, 0)
+    class FakePopen:
+        def __init__(self, command, env):
+            calls.append((command, env))
 
-    monkeypatch.setattr(subprocess, "run", fake_run)
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
     return calls
 
 
@@ -53,3 +56,38 @@ def test_ui_says_where_app_py_was_expected(empty_catalog, cli, launched, monkeyp
 
 def test_dashboard_app_is_found_from_the_checkout():
     assert cli_module.dashboard_app() == REPO / "app.py"
+
+
+def test_stopping_ui_stops_the_streamlit_server(empty_catalog, tmp_path):
+    """SIGTERM to ``modelreg ui`` reaches the Streamlit child: the port closes and both processes exit."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "ui.log").open("w")
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "registry_core.cli", "--catalog", str(empty_catalog.root), "ui",
+                             "--port", str(port), "--headless"], stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if urllib.request.urlopen(url, timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "ui.log").read_text()
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)  # to modelreg only, not its process group
+        assert proc.wait(timeout=20) == 0
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from builders import ALICE
 
+from registry_core.errors import InvalidInput
 from registry_core.format.settings import Settings
 from registry_core.lifecycle.compare import default_versions, pareto_front, primary_metric
 
@@ -72,3 +74,86 @@ def test_lineage_dot_colours_parents_by_stage_when_told(fraud):
     coloured = to_dot(info, {"fraud-detector@1": "archived"})
     archived = STAGE_COLORS["archived"]
     assert f'"fraud-detector@1" [shape=box, style=filled, fillcolor="{archived}", fontcolor=white];' in coloured
+
+
+def test_primary_metric_takes_the_test_dataset_before_test_shifted():
+    settings = Settings(metrics={"log_loss": {"goal": "min"}})
+    keys = ["log_loss[test-shifted]", "log_loss[test]", "log_loss[validation]", "accuracy[test]"]
+    assert primary_metric(settings, keys) == "log_loss[test]"
+    assert primary_metric(Settings(), ["a[test-shifted]", "a[test|eu]", "a[test]"]) == "a[test]"
+
+
+def test_next_stage_follows_the_order_and_never_defaults_to_archived():
+    from registry_core.lifecycle.policy import next_stage
+
+    settings = Settings()
+    assert [next_stage(settings, s) for s in ("none", "staging", "production", "archived")] == [
+        "staging", "production", "production", "staging"]
+
+
+def test_compare_with_puts_other_holders_or_the_newest_beside_a_version():
+    from registry_core.lifecycle.compare import compare_with
+
+    rows = [{"version": 5, "stage": "none"}, {"version": 4, "stage": "staging"},
+            {"version": 2, "stage": "production"}, {"version": 1, "stage": "archived"}]
+    assert compare_with(rows, 2) == [2, 4, 5]
+    assert compare_with([{"version": 3, "stage": "production"}, {"version": 2, "stage": "none"},
+                         {"version": 1, "stage": "none"}], 3) == [3, 2, 1]
+
+
+def test_event_sentences_name_the_request_they_answer():
+    from registry_core.lifecycle.events import sentence
+
+    row = {"id": "x", "at": None, "by": "alice", "model": "m", "action": "reject", "version": 4,
+           "stage": "production", "request": "20261207T000000.000000Z-12345678", "forced": None, "extra": 1}
+    assert sentence(row) == "alice rejected the request for m@4 -> production"
+
+
+def test_usage_by_version_folds_roles_and_dataset_versions():
+    from registry_core.integrations.impact import usage_by_version
+
+    usage = [{"model": "m", "version": 2, "dataset": "d@1", "role": "train", "stage": "production",
+              "deployed": ["production"]},
+             {"model": "m", "version": 2, "dataset": "d@2", "role": "test", "stage": "production",
+              "deployed": ["production"]},
+             {"model": "m", "version": 1, "dataset": "d", "role": None, "stage": "none", "deployed": []}]
+    rows = usage_by_version(usage)
+    assert [(r["ref"], r["roles"], r["dataset_versions"]) for r in rows] == [
+        ("m@2", ["train", "test"], ["1", "2"]), ("m@1", ["?"], ["(unversioned)"])]
+
+
+def test_filter_versions_by_metrics_and_params(fraud):
+    assert fraud.filter_versions("fraud-detector", "roc_auc[test] >= 0") == [
+        v["version"] for v in fraud.versions("fraud-detector") if "roc_auc[test]" in v.get("metrics", {})]
+    best = max(v["metrics"]["roc_auc[test]"] for v in fraud.versions("fraud-detector") if "metrics" in v
+               and "roc_auc[test]" in v["metrics"])
+    assert fraud.filter_versions("fraud-detector", f"roc_auc[test] >= {best}") != []
+    assert fraud.filter_versions("fraud-detector", f"roc_auc[test] > {best}") == []
+    params = fraud.params("fraud-detector")
+    name, value, version = params[0]["name"], params[0]["value"], params[0]["version"]
+    assert version in fraud.filter_versions("fraud-detector", f"{name} = {value}")
+    with pytest.raises(InvalidInput, match="cannot read"):
+        fraud.filter_versions("fraud-detector", "roc_auc[test] is high")
+    with pytest.raises(InvalidInput, match="not a number"):
+        fraud.filter_versions("fraud-detector", "optimizer > adam")
+
+
+def test_compare_charts_leave_out_seeds_and_train_metrics():
+    from registry_core.lifecycle.compare import default_bars, tunable_params
+
+    assert tunable_params(["seed", "random_state", "model.seed", "learning_rate", "seeds_per_batch"]) == [
+        "learning_rate", "seeds_per_batch"]
+    keys = ["log_loss[train]", "roc_auc[test]", "roc_auc[train]", "roc_auc[test|eu]", "latency_p95_ms"]
+    assert default_bars(keys, "roc_auc[test]") == ["roc_auc[test]", "latency_p95_ms"]
+
+
+def test_best_cells_stay_readable_in_dark_mode():
+    """A translucent fill and no fixed text colour: the theme's text (dark or light) stays on top."""
+    import re
+
+    from dashboard.charts import BEST_CELL
+
+    assert "background-color: rgba(" in BEST_CELL
+    alpha = float(re.search(r"rgba\([^)]*,\s*([0-9.]+)\)", BEST_CELL).group(1))
+    assert alpha <= 0.4
+    assert not re.search(r"(^|;)\s*color:", BEST_CELL)

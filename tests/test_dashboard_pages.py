@@ -13,8 +13,8 @@ from registry_core import Catalog
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-PAGES = ["pages/overview.py", "pages/versions.py", "pages/compare.py", "pages/lineage.py", "pages/promote.py",
-         "pages/history.py"]
+PAGES = [f"dashboard/pages/{name}.py" for name in ("overview", "versions", "compare", "lineage", "promote",
+                                                   "history")]
 
 
 def app(catalog: Path | None, monkeypatch, user: str = BOB, demo: bool = False):
@@ -77,7 +77,7 @@ def test_broken_files_show_in_the_problems_panel_and_never_crash(fraud_builder, 
     at.switch_page(page).run()
     ok(at)
     assert any("error(s)" in w.value for w in at.sidebar.warning)
-    if page == "pages/overview.py":
+    if page == "dashboard/pages/overview.py":
         panel = at.expander[0]
         assert panel.label.startswith("Catalog problems: ")
         paths = set(at.dataframe[-1].value["path"])
@@ -98,7 +98,7 @@ def test_versions_opens_a_version_from_the_url_and_the_selectors(fraud_builder, 
     at = app(fraud_builder.root, monkeypatch)
     at.query_params["model"] = "fraud-detector"
     at.query_params["version"] = "1"
-    at.switch_page("pages/versions.py").run()
+    at.switch_page("dashboard/pages/versions.py").run()
     ok(at)
     assert at.selectbox(key="versions_model").value == "fraud-detector"
     assert at.selectbox(key="versions_version").value == 1
@@ -114,7 +114,7 @@ def test_versions_opens_a_version_from_the_url_and_the_selectors(fraud_builder, 
 
 def test_compare_defaults_marks_best_and_moves_the_baseline(candidate, monkeypatch):
     at = app(candidate, monkeypatch)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("dashboard/pages/compare.py").run()
     at.selectbox(key="compare_model").set_value("fraud-detector").run()
     ok(at)
     # default: production holder, staging holder (none here), newest
@@ -137,7 +137,7 @@ def test_lineage_shows_graph_links_and_dataset_impact(candidate, monkeypatch):
     at = app(candidate, monkeypatch)
     at.query_params["model"] = "fraud-detector"
     at.query_params["version"] = "2"
-    at.switch_page("pages/lineage.py").run()
+    at.switch_page("dashboard/pages/lineage.py").run()
     ok(at)
     dot = at.get("graphviz_chart")[0].proto.spec
     assert '"fraud-detector@2"' in dot and '"fraud-detector@4"' in dot and "transactions@2026-10" in dot
@@ -157,13 +157,17 @@ def _confirm(at, reason: str):
 def test_request_approve_and_rollback_through_the_promote_page(candidate, monkeypatch):
     bob = app(candidate, monkeypatch, user=BOB)
     bob.query_params.update({"model": "fraud-detector", "version": "4", "stage": "staging"})
-    bob.switch_page("pages/promote.py").run()
+    bob.switch_page("dashboard/pages/promote.py").run()
     ok(bob)
     assert bob.button(key="promote_button").label == "Promote to staging"
     bob.button(key="promote_button").click().run()
     _confirm(bob, "validation looks good")
     ok(bob)
-    assert "Promoted fraud-detector@4 → staging" in texts(bob)
+    # success is said plainly, and the picker's label shows the new stage (bug 2)
+    assert "Done: Promoted fraud-detector@4 → staging" in bob.success[0].value
+    assert "v4 is now :orange-badge[staging]" in texts(bob)
+    assert all("·" not in o for o in bob.selectbox(key="promote_version").options)  # no stage to go stale
+    assert "fraud-detector@4 is in staging." in texts(bob) and "Not possible" not in texts(bob)
 
     bob.selectbox(key="promote_stage").set_value("production").run()
     ok(bob)
@@ -171,8 +175,13 @@ def test_request_approve_and_rollback_through_the_promote_page(candidate, monkey
     assert all(g == "✅" for g in bob.dataframe[0].value[""])
     bob.button(key="promote_button").click().run()
     _confirm(bob, "beats v2 on test")
-    assert "opened: fraud-detector@4 → production awaits approval" in texts(bob)
+    assert "Request opened: fraud-detector@4 → production awaits approval" in texts(bob)
     request = [e for e in events(candidate) if e["action"] == "request"][-1]
+    # the request's gates, as recorded and as they evaluate now, beside its buttons (bug 1)
+    (gates,) = [d.value for d in bob.dataframe if "recorded" in d.value.columns]
+    assert list(gates.columns[:3]) == ["gate", "recorded", "now"] and len(gates) == len(request["gates"]) > 0
+    assert all(v.startswith("✅") for v in gates["recorded"]) and all(v.startswith("✅") for v in gates["now"])
+    assert "awaits approval" in texts(bob) and "not evaluated" not in texts(bob)
     assert request["by"] == BOB and request["version"] == 4 and request["reason"] == "beats v2 on test"
     # bob may not approve his own request, and the disabled button says why in the core's words
     approve = bob.button(key=f"approve_{request['id']}")
@@ -182,7 +191,7 @@ def test_request_approve_and_rollback_through_the_promote_page(candidate, monkey
     assert "is not an approver for production" in bob.button(key="rollback_button").help
 
     alice = app(candidate, monkeypatch, user=ALICE)
-    alice.switch_page("pages/promote.py").run()
+    alice.switch_page("dashboard/pages/promote.py").run()
     assert not alice.button(key=f"approve_{request['id']}").disabled
     alice.text_input(key=f"answer_reason_{request['id']}").input("ok for prod")
     alice.button(key=f"approve_{request['id']}").click().run()
@@ -195,8 +204,8 @@ def test_request_approve_and_rollback_through_the_promote_page(candidate, monkey
     assert rollback.label == "Roll back production: v4 → v2" and not rollback.disabled
     rollback.click().run()
     assert "Roll back fraud-detector production" in texts(alice)
-    _confirm(alice, "")  # a rollback needs a reason: the core refuses, nothing is written
-    assert "rollback needs a --reason" in texts(alice)
+    _confirm(alice, "")  # a rollback needs a reason, said in the dashboard's words; nothing is written
+    assert "Roll back needs a reason" in texts(alice) and "--reason" not in texts(alice)
     _confirm(alice, "alerts on v4")
     ok(alice)
     assert "Rolled back fraud-detector production: v4 → v2" in texts(alice)
@@ -209,10 +218,10 @@ def test_reject_and_the_dialog_cancel(candidate, monkeypatch):
     Catalog(candidate, user=CAROL).promote("fraud-detector", 4, "staging")
     result = Catalog(candidate, user=CAROL).promote("fraud-detector", 4, "production", reason="try")
     at = app(candidate, monkeypatch, user=ALICE)
-    at.switch_page("pages/promote.py").run()
+    at.switch_page("dashboard/pages/promote.py").run()
     at.button(key=f"reject_{result['request']}").click().run()
     ok(at)
-    assert f"Request {result['request']}: rejected" in texts(at)
+    assert "Request fraud-detector@4 → production: rejected" in texts(at)  # named, not by its id
     assert Catalog(candidate).requests() == []
     at.selectbox(key="promote_model").set_value("fraud-detector").run()
     at.selectbox(key="promote_version").set_value(4).run()
@@ -236,7 +245,7 @@ def test_files_written_by_others_show_up_on_the_next_run(fraud_builder, monkeypa
 
 def test_history_filters_and_csv(fraud_builder, monkeypatch):
     at = app(fraud_builder.root, monkeypatch)
-    at.switch_page("pages/history.py").run()
+    at.switch_page("dashboard/pages/history.py").run()
     ok(at)
     assert len(at.dataframe[0].value) == 7
     at.multiselect(key="history_actions").set_value(["promote"]).run()
@@ -268,7 +277,7 @@ def test_identity_from_streamlit_sign_in_and_read_only_when_signed_out(fraud_bui
     at = AppTest.from_file(APP, default_timeout=60)
     at.user = {"is_logged_in": False}
     at.run()
-    at.switch_page("pages/promote.py").run()
+    at.switch_page("dashboard/pages/promote.py").run()
     ok(at)
     assert "read-only" in at.sidebar.markdown[1].value
     assert at.button(key="promote_button").disabled
@@ -308,7 +317,7 @@ def test_a_header_is_trusted_only_when_registry_yaml_names_it(fraud_builder, mon
 
     monkeypatch.setattr(st, "context", _Headers({}))
     at = app(fraud_builder.root, monkeypatch, user=BOB)
-    at.switch_page("pages/promote.py").run()
+    at.switch_page("dashboard/pages/promote.py").run()
     ok(at)
     assert "read-only" in at.sidebar.markdown[1].value  # named but absent: not the server's user
     assert "login proxy" in at.button(key="promote_button").help
@@ -322,3 +331,112 @@ def test_the_first_open_of_an_unindexed_catalog_builds_its_index(fraud_builder, 
     ok(at)
     assert "fraud-detector" in texts(at) + str([d.value for d in at.dataframe])
     assert Catalog(fraud_builder.root).indexed
+
+
+def test_the_default_target_is_the_next_stage_and_never_archived(fraud_builder, monkeypatch):
+    at = app(fraud_builder.root, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "fraud-detector", "version": "2"})  # the production holder
+    at.switch_page("dashboard/pages/promote.py").run()
+    ok(at)
+    assert at.selectbox(key="promote_stage").value == "production"
+    assert "fraud-detector@2 is in production." in texts(at)
+    assert not [b for b in at.button if b.key == "promote_button"]  # nothing one confirm away
+    at.selectbox(key="promote_version").set_value(3).run()
+    assert at.selectbox(key="promote_stage").value != "archived"
+
+
+def test_bad_deep_links_say_what_was_not_found(fraud_builder, monkeypatch):
+    at = app(fraud_builder.root, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "nope"})
+    at.switch_page("dashboard/pages/versions.py").run()
+    ok(at)
+    assert "Model 'nope' from the link was not found" in " ".join(w.value for w in at.warning)
+    at = app(fraud_builder.root, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "fraud-detector", "version": "999"})
+    at.switch_page("dashboard/pages/versions.py").run()
+    assert "Version '999' from the link was not found" in " ".join(w.value for w in at.warning)
+    at = app(fraud_builder.root, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "fraud-detector", "version": "2", "stage": "prod"})
+    at.switch_page("dashboard/pages/promote.py").run()
+    assert "Target stage 'prod' from the link was not found" in " ".join(w.value for w in at.warning)
+    assert at.selectbox(key="promote_stage").value == "production"  # the next stage, never archived
+    assert "archived" not in " ".join(s.value for s in at.success)
+
+
+def test_history_shows_rollbacks_and_overlapping_holders_in_their_own_lanes(candidate, monkeypatch):
+    from dashboard.widgets import trail_csv
+
+    lead = Catalog(candidate, user=ALICE)
+    lead.promote("fraud-detector", 4, "staging", reason="good")
+    lead.promote("fraud-detector", 3, "staging", reason="try it too", force=True)  # staging holds two
+    rolled = lead.rollback("fraud-detector", "production", "alerts")
+    at = app(candidate, monkeypatch, user=ALICE)
+    at.switch_page("dashboard/pages/history.py").run()
+    ok(at)
+    assert "rollback" in at.multiselect(key="history_actions").options
+    at.multiselect(key="history_actions").set_value(["rollback"]).run()
+    table = at.dataframe[0].value
+    assert list(table["action"]) == ["rollback"] and list(table["rollback_of"]) == [rolled["replaced"]]
+    csv = trail_csv(lead.history("fraud-detector"))
+    header, first = csv.splitlines()[:2]
+    assert "rollback_of" in header.split(",")
+    assert first.split(",")[0] == lead.history("fraud-detector")[0]["at"].isoformat()  # seconds kept
+    at.selectbox(key="history_model").set_value("fraud-detector").run()
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"staging (2)"' in spec  # the second staging holder has its own lane
+    assert '"range"' in spec  # zoomed to the events, not to today
+
+
+def test_versions_table_pins_version_and_stage_and_leads_with_the_headline(candidate, monkeypatch):
+    at = app(candidate, monkeypatch, user=ALICE)
+    at.query_params.update({"model": "fraud-detector", "version": "2"})
+    at.switch_page("dashboard/pages/versions.py").run()
+    ok(at)
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["version", "stage", "roc_auc[test]"]
+    assert "None" not in table.astype(str).to_string().split()  # empty cells stay empty
+    at.text_input(key="versions_filter").input("roc_auc[test] >= 0.9 and n_estimators = 600").run()
+    ok(at)
+    assert list(at.dataframe[0].value["version"]) == [4]
+    at.text_input(key="versions_filter").input("roc_auc[test] >> high").run()
+    assert "cannot read" in at.error[0].value or "not a number" in at.error[0].value
+    # "Compare →" from the production holder compares it with the others, not with itself alone (bug 9)
+    (link,) = [p for p in at.get("page_link") if p.proto.label == "Compare →"]
+    assert link.proto.query_string == "model=fraud-detector&versions=2%2C4"
+
+
+def test_an_alias_is_moved_from_the_version_page_by_its_setters_only(candidate, monkeypatch):
+    bob = app(candidate, monkeypatch, user=BOB)
+    bob.query_params.update({"model": "fraud-detector", "version": "4"})
+    bob.switch_page("dashboard/pages/versions.py").run()
+    bob.selectbox(key="alias_name").set_value("champion").run()
+    ok(bob)
+    assert bob.button(key="alias_set").disabled and "may not move alias champion" in bob.button(key="alias_set").help
+    alice = app(candidate, monkeypatch, user=ALICE)
+    alice.query_params.update({"model": "fraud-detector", "version": "4"})
+    alice.switch_page("dashboard/pages/versions.py").run()
+    alice.selectbox(key="alias_name").set_value("champion").run()
+    alice.button(key="alias_set").click().run()
+    ok(alice)
+    assert Catalog(candidate).resolve("fraud-detector@champion")["version"] == 4
+    assert "Done: Alias champion of fraud-detector now points at v4" in alice.success[0].value
+
+
+def test_a_demo_catalog_offers_its_identities_and_a_real_one_does_not(fraud_builder, monkeypatch):
+    at = app(fraud_builder.root, monkeypatch, user="newcomer@example.com")
+    assert not [s for s in at.sidebar.selectbox if s.key == "demo_user"]
+    registry = fraud_builder.root / "registry.yaml"
+    registry.write_text(registry.read_text() + "demo: true\n")
+    at = app(fraud_builder.root, monkeypatch, user="newcomer@example.com")
+    ok(at)
+    assert "A demo catalog" in at.sidebar.info[0].value and ALICE in at.sidebar.info[0].value
+    chooser = at.sidebar.selectbox(key="demo_user")
+    chooser.set_value(ALICE).run()
+    ok(at)
+    assert ALICE in at.sidebar.markdown[1].value and "demo catalog" in at.sidebar.caption[1].value
+
+
+def test_the_bundled_demo_catalog_is_marked_demo():
+    from registry_core import Catalog as Cat
+
+    assert Cat(Path(APP).parent / "catalog").settings.demo is True

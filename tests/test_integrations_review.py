@@ -190,7 +190,7 @@ def test_version_page_offers_the_card_as_a_download(fraud_builder, monkeypatch):
     at.query_params["model"] = "fraud-detector"
     at.query_params["version"] = "2"
     at.run()
-    at.switch_page("pages/versions.py").run()
+    at.switch_page("dashboard/pages/versions.py").run()
     assert not at.exception, [e.value for e in at.exception]
     (button,) = [e for e in at.get("download_button") if e.proto.label == "⬇️ Model card"]
     assert button.proto.help.startswith("A Markdown model card")

@@ -35,7 +35,7 @@ BUILTIN_CHECKS = {
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "rmse", "latency", "time", "size")
 GATE_KEYS = {"metric", "dataset", "slice", "min", "max", "vs", "tolerance", "check"}
 POLICY_KEYS = {"from", "gates", "approvals", "approvers", "requesters"}
-TOP_KEYS = {"format", "name", "stages", "metrics", "policies", "aliases", "roles", "auth", "git", "artifacts"}
+TOP_KEYS = {"format", "name", "stages", "metrics", "policies", "aliases", "roles", "auth", "git", "artifacts", "demo"}
 
 
 def default_goal(metric: str) -> str:
@@ -97,6 +97,7 @@ class Settings:
     trusted_header: str | None = None
     git_auto_commit: bool = False  # commit every write (see gitsync); $MODELREG_GIT_COMMIT overrides
     artifacts: ArtifactSettings = field(default_factory=ArtifactSettings)
+    demo: bool = False  # a demo catalog: the dashboard lets one browser act as each of its roles' users
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -266,6 +267,10 @@ def parse_settings(raw: Any, where: str) -> Settings:
         raise InvalidInput(f"{where}: 'git' must be a mapping like {{auto_commit: true}}, got {git_settings!r}")
     settings.git_auto_commit = git_settings.get("auto_commit", False)
     settings.artifacts = parse_artifacts(raw.get("artifacts"), where)
+    demo = raw.get("demo", False)
+    if not isinstance(demo, bool):
+        raise InvalidInput(f"{where}: 'demo' must be true or false, got {demo!r}")
+    settings.demo = demo
     return settings
 
 

@@ -81,14 +81,47 @@ def default_versions(versions: list[dict], stages: tuple[str, ...] = ("productio
 
 def primary_metric(settings: Settings, keys: list[str]) -> str | None:
     """The one headline series to show for a model: declared metrics first (registry.yaml order),
-    a ``test`` dataset before others, else the first key alphabetically.  ``keys`` are ``metric[dataset]``."""
+    then the ``test`` dataset itself, then other ``test...`` datasets (``test-shifted``), then the
+    rest; unsliced before sliced; else alphabetically.  ``keys`` are ``metric[dataset|slice]``."""
     if not keys:
         return None
     declared = list(settings.metrics)
 
     def rank(key: str) -> tuple:
-        metric = key.split("[", 1)[0]
+        metric, _, rest = key.partition("[")
+        dataset, _, slice_ = rest.rstrip("]").partition("|")
         order = declared.index(metric) if metric in declared else len(declared)
-        return order, "[test" not in key, "|" in key, key
+        on_test = 0 if dataset == "test" else 1 if dataset.startswith("test") else 2
+        return order, on_test, bool(slice_), key
 
     return min(keys, key=rank)
+
+
+def compare_with(versions: list[dict], number: int, stages: tuple[str, ...] = ("production", "staging")) -> list[int]:
+    """What "Compare →" from version ``number`` puts next to it: the other holders of ``stages``, else
+    the newest versions, so a production version is never compared with itself alone.
+
+    ``versions`` are ``Catalog.versions()`` rows, newest first or not.
+    """
+    others = [n for n in default_versions(versions, stages) if n != number]
+    if not others:
+        others = sorted((r["version"] for r in versions if r["version"] != number), reverse=True)[:2]
+    return [number, *others]
+
+
+IDENTIFIER_PARAMS = ("seed", "random_state", "run_id", "id")
+
+
+def tunable_params(names: list[str]) -> list[str]:
+    """Params worth an axis against a metric: not the ones that only identify a run (a seed)."""
+    return [n for n in names if not any(n == p or n.endswith(("_" + p, "." + p)) for p in IDENTIFIER_PARAMS)]
+
+
+def default_bars(keys: list[str], first: str | None, limit: int = 6) -> list[str]:
+    """The bar charts Compare opens with: the headline first, then unsliced series not measured on training
+    data (a train metric says little about the model and dwarfs the others)."""
+    def on_train(key: str) -> bool:
+        return key.partition("[")[2].rstrip("]").startswith("train")
+
+    rest = [k for k in keys if k != first and "|" not in k and not on_train(k)]
+    return [k for k in [first, *rest] if k is not None][:limit]

@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from registry_core.errors import InvalidInput
@@ -76,11 +76,14 @@ class Event:
 
     def __str__(self) -> str:
         ref = f"{self.model}@{self.version}"
+        # an answer names what was asked (the request id alone means nothing to a reader)
+        asked = f"the request for {ref} -> {self.stage}" if self.version is not None and self.stage else \
+            f"request {self.request}"
         text = {
             "request": f"{self.by} requested {ref} -> {self.stage}",
-            "approve": f"{self.by} approved request {self.request}",
-            "reject": f"{self.by} rejected request {self.request}",
-            "cancel": f"{self.by} cancelled request {self.request}",
+            "approve": f"{self.by} approved {asked}",
+            "reject": f"{self.by} rejected {asked}",
+            "cancel": f"{self.by} cancelled {asked}",
             "promote": f"{self.by} {'rolled back to' if self.rollback_of else 'promoted'} {ref} -> {self.stage}"
             + (" (forced)" if self.forced else ""),
             "alias": f"{self.by} pointed alias {self.alias} at {ref}"
@@ -88,6 +91,14 @@ class Event:
             else f"{self.by} removed alias {self.alias}",
         }[self.action]
         return text + (f": {self.reason}" if self.reason else "")
+
+
+def sentence(row: dict[str, Any]) -> str:
+    """The audit-trail sentence of an event row as the views return it (``Catalog.history``)."""
+    known = {f.name for f in fields(Event)} - {"gates"}
+    values = {name: row[name] for name in known if name in row}
+    values["forced"] = bool(values.get("forced"))
+    return str(Event(**values))
 
 
 def _is_version(value: Any) -> bool:

@@ -87,3 +87,17 @@ def target_stage(settings: Settings, stage: str) -> Decision:
     if stage == NONE_STAGE:
         return Decision(False, f"cannot promote to {NONE_STAGE!r}; archive it instead ({ARCHIVED})")
     return Decision(False, f"unknown stage {stage!r}; stages are: {known}")
+
+
+def next_stage(settings: Settings, current: str) -> str:
+    """The stage a version in ``current`` would go to next in the catalog's order, never ``archived``.
+
+    A version in no stage, or archived, goes to the first stage; one in the last stage before
+    archived stays where it is (there is nowhere further to promote it: archiving is never a default).
+    """
+    order = [s for s in settings.stage_names if s != ARCHIVED]
+    if not order:
+        return ARCHIVED
+    if current not in order:
+        return order[0]
+    return order[min(order.index(current) + 1, len(order) - 1)]

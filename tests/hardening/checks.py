@@ -147,7 +147,7 @@ def check_dashboard(root: Path) -> list[str]:
 def _open_pages(at) -> list[str]:
     at.run()
     texts = []
-    pages = sorted(p.relative_to(APP.parent).as_posix() for p in (APP.parent / "pages").glob("*.py"))
+    pages = sorted(p.relative_to(APP.parent).as_posix() for p in (APP.parent / "dashboard" / "pages").glob("*.py"))
     for page in [None, *pages]:
         if page is not None:
             at.switch_page(page).run()

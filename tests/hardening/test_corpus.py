@@ -69,7 +69,7 @@ def test_case(case, results):
     assert results[case.id] is None, results[case.id]
     add_figure("corpus cases passed", 1)
     if APP.exists():
-        add_figure("dashboard pages opened on corpus catalogs", len(list(APP.parent.glob("pages/*.py"))) + 1)
+        add_figure("dashboard pages opened on corpus catalogs", len(list(APP.parent.glob("dashboard/pages/*.py"))) + 1)
 
 
 def build_all(base: Path, where: Path) -> tuple[Path, Path, int]:

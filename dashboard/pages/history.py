@@ -11,17 +11,8 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.context import current
-from dashboard.widgets import empty, pick_model, synced_multiselect
-from registry_core import formats
-
-COLUMNS = ["at", "by", "model", "action", "version", "stage", "reason", "request", "forced", "id"]
-
-
-
-def csv_of(rows: list[dict]) -> str:
-    """The filtered trail as CSV, made only when the button is pressed (deferred download)."""
-    return formats.to_csv(rows, COLUMNS) + "\n"
-
+from dashboard.widgets import TRAIL_COLUMNS as COLUMNS
+from dashboard.widgets import empty, pick_model, shown_action, synced_multiselect, trail_csv
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings
@@ -38,7 +29,7 @@ else:
     f = st.columns([2, 2, 2, 3])
     chosen_models = synced_multiselect("Models", sorted({e["model"] for e in events}), key="history_models",
                                        param="models", container=f[0], placeholder="all models")
-    actions = synced_multiselect("Actions", sorted({e["action"] for e in events}), key="history_actions",
+    actions = synced_multiselect("Actions", sorted({shown_action(e) for e in events}), key="history_actions",
                                  param="actions", container=f[1], placeholder="all actions")
     people = synced_multiselect("People", sorted({e["by"] for e in events}), key="history_people",
                                 param="by", container=f[2], placeholder="everyone")
@@ -46,17 +37,20 @@ else:
     first, last = min(e["at"] for e in events).date(), max(e["at"] for e in events).date()
     period = st.date_input("Between", (first, last), min_value=first, max_value=last, key="history_period")
     rows = [e for e in events
-            if (not chosen_models or e["model"] in chosen_models) and (not actions or e["action"] in actions)
+            if (not chosen_models or e["model"] in chosen_models) and (not actions or shown_action(e) in actions)
             and (not people or e["by"] in people)
             and (not search or search.lower() in (e["reason"] or "").lower())
             and (len(period) != 2 or period[0] <= e["at"].date() <= period[1])]
     st.caption(f"{len(rows)} of {len(events)} events, newest first")
-    st.dataframe(pd.DataFrame([{c: e[c] for c in COLUMNS} for e in rows], columns=COLUMNS), hide_index=True,
+    st.dataframe(pd.DataFrame([{**{c: e.get(c) for c in COLUMNS}, "action": shown_action(e)} for e in rows],
+                              columns=COLUMNS), hide_index=True,
                  width="stretch", key="history_table", height=min(420, 38 + 35 * max(len(rows), 1)),
                  column_config={"at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                                 "version": st.column_config.NumberColumn(format="%d"),
+                                "rollback_of": st.column_config.NumberColumn(
+                                    "rollback of", format="v%d", help="the version this rollback replaced"),
                                 "forced": st.column_config.CheckboxColumn()})
-    st.download_button("Download CSV", partial(csv_of, rows), file_name="modelreg-history.csv",
+    st.download_button("Download CSV", partial(trail_csv, rows), file_name="modelreg-history.csv",
                        mime="text/csv", key="history_csv", icon="⬇️")
 
 st.subheader("Stage timeline")

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, data
+from dashboard.charts import BEST_CELL, BETTER, WORSE
 from dashboard.context import current
 from dashboard.widgets import (
     VERSIONS,
@@ -20,7 +21,9 @@ from dashboard.widgets import (
     synced_select,
 )
 from registry_core import metric_key
-from registry_core.lifecycle.compare import default_versions, pareto_front, primary_metric
+from registry_core.lifecycle.compare import default_bars, default_versions, pareto_front, primary_metric, tunable_params
+
+AXES = 8  # parallel-coordinate axes beyond this overlap their labels
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings
@@ -31,14 +34,14 @@ if not models:
     empty("Nothing to compare yet.", "Register at least two versions of a model, then pick them here.")
     st.stop()
 
-top = st.columns([2, 4, 1])
+top = st.columns([3, 1])
 model = pick_model(ctx, models, key="compare_model", container=top[0])
 reset_on_change("compare_model", model, ["versions", "baseline"])
 versions = data.versions(cat, key, model)
 stage_of = {v["version"]: v["stage"] for v in versions}
 numbers = [v["version"] for v in versions]
 chosen = synced_multiselect("Versions", numbers, key="compare_versions", param="versions",
-                            default=default_versions(versions), parse=int, container=top[1],
+                            default=default_versions(versions), parse=int, wrap=True,
                             format_func=lambda n: f"v{n} · {stage_of[n]}",
                             placeholder="pick versions (default: production, staging, newest)")
 if not chosen:
@@ -46,7 +49,7 @@ if not chosen:
                                                    "version are picked.")
     st.stop()
 baseline = synced_select("Baseline", chosen, key="compare_baseline", param="baseline", default=chosen[0],
-                         parse=int, container=top[2], format_func=lambda n: f"v{n}",
+                         parse=int, container=top[1], format_func=lambda n: f"v{n}",
                          help="deltas are measured from this version")
 
 ordered = [baseline, *[n for n in chosen if n != baseline]]
@@ -76,25 +79,25 @@ if rows:
     def _style(frame: pd.DataFrame) -> pd.DataFrame:
         styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
         for i, column in best_cells:
-            styles.loc[i, column] = "background-color: #c8e6c9; font-weight: bold"
+            styles.loc[i, column] = BEST_CELL
         for i, row in enumerate(comparison.rows):
             sign = 1 if row["goal"] == "max" else -1
             for column in frame.columns:
                 value = frame.loc[i, column]
                 if column.startswith("Δ ") and pd.notna(value) and value != 0:
-                    styles.loc[i, column] = "color: #2e7d32" if value * sign > 0 else "color: #c62828"
+                    styles.loc[i, column] = BETTER if value * sign > 0 else WORSE
         return styles
 
     number_columns = [c for c in table.columns if c not in ("metric", "goal")]
     styled = table.style.apply(_style, axis=None).format(
         {c: (lambda v: "" if pd.isna(v) else f"{v:+.4g}") if c.startswith("Δ") else
          (lambda v: "" if pd.isna(v) else f"{v:.4g}") for c in number_columns})
-    st.dataframe(styled, hide_index=True, width="stretch", key="compare_table", height=min(38 + 35 * len(table), 460))
+    st.dataframe(styled, hide_index=True, width="stretch", key="compare_table", height=38 + 35 * len(table))
     st.caption(f"Best value per metric highlighted (by each metric's goal); Δ is each version minus the baseline "
                f"v{baseline}, green when better.")
     keys = [r["key"] for r in comparison.rows]
     first = primary_metric(settings, keys)
-    suggested = [first, *[k for k in keys if k != first and "|" not in k]][:6]
+    suggested = default_bars(keys, first)
     barred = synced_multiselect("Bar charts for", keys, key="compare_bar_metrics", param="bars", default=suggested,
                                 format_func=lambda k: metric_label(k, settings))
     if barred:
@@ -146,8 +149,8 @@ with left:
 with right:
     st.subheader("Params against a metric")
     frame = data.params(cat, key, model)
-    numeric = [c for c in frame.columns
-               if pd.to_numeric(frame[c], errors="coerce").notna().all() and frame[c].nunique() > 1]
+    numeric = [c for c in tunable_params(list(frame.columns))
+               if pd.to_numeric(frame[c], errors="coerce").notna().all() and frame[c].nunique() > 1][:AXES]
     if not numeric or not all_keys:
         st.caption("Needs numeric params that vary across versions, and a metric.")
     else:

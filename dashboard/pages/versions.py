@@ -3,6 +3,8 @@ and one version's detail: params, metrics, curves, artifacts, lineage, history."
 
 from __future__ import annotations
 
+from functools import partial
+
 import pandas as pd
 import streamlit as st
 
@@ -13,17 +15,52 @@ from dashboard.widgets import (
     COMPARE,
     LINEAGE,
     PROMOTE,
+    VERSIONS,
+    act,
     badge_md,
     empty,
     metric_label,
     pick_model,
     reset_on_change,
+    shown_action,
     stage_label,
     synced_select,
 )
-from registry_core import metric_key
+from registry_core import RegistryError, metric_key
 from registry_core.integrations.card import render_card
-from registry_core.lifecycle.compare import primary_metric
+from registry_core.lifecycle.compare import compare_with, primary_metric
+from registry_core.lifecycle.policy import may_set_alias
+
+
+def move_alias(model: str, number: int | None, name: str) -> str:
+    """Point alias ``name`` at ``number`` (None: remove it) through the core, which re-checks the setters rule."""
+    cat.alias(model, number, name, remove=number is None)
+    return f"Alias {name} of {model} " + (f"now points at v{number}" if number is not None else "removed")
+
+
+def aliases_editor(model: str, number: int, mine: list[str]) -> None:
+    """Point an alias at this version, or remove one of its aliases, by those the alias' setters rule allows."""
+    with st.expander("Aliases: point one here or remove one", icon="🏷️"):
+        known = sorted({*settings.alias_setters, *mine})
+        cols = st.columns([2, 1, 1])
+        name = cols[0].selectbox("Alias", known, key="alias_name", accept_new_options=True, index=None,
+                                 placeholder="pick or type an alias name")
+        if not name:
+            st.caption("Aliases are named pointers (`champion`, `candidate`) that code resolves as MODEL@ALIAS.")
+            return
+        decision = may_set_alias(settings, name, ctx.user or "anonymous")
+        help_text = (ctx.identity.why_read_only if not ctx.identity.can_act else
+                     None if decision.allowed else decision.reason)
+        if cols[1].button(f"Point {name} at v{number}", key="alias_set", disabled=help_text is not None,
+                          help=help_text, width="stretch"):
+            act(partial(move_alias, model, number, name))
+        if cols[2].button(f"Remove {name}", key="alias_remove", disabled=help_text is not None or name not in mine,
+                          help=help_text or (None if name in mine else f"{name} does not point at v{number}"),
+                          width="stretch"):
+            act(partial(move_alias, model, None, name))
+        if help_text:
+            st.caption(f"Why disabled: {help_text}")
+
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings
@@ -36,37 +73,62 @@ if not models:
           "it appears here on the next refresh.")
     st.stop()
 
-top = st.columns([2, 2, 3])
+top = st.columns(2)  # two to a row: pickers stay readable at 800 px
 model = pick_model(ctx, models, key="versions_model", container=top[0])
 reset_on_change("versions_model", model, ["version"])
 versions = data.versions(cat, key, model)
+model_row = next(m for m in data.models(cat, key) if m["model"] == model)
 all_stages = ["none", *settings.stage_names]
 stages = top[1].multiselect("Stages", all_stages, key="versions_stages", placeholder="all stages",
                             format_func=stage_label)
-search = top[2].text_input("Search", key="versions_search", placeholder="description, author, framework…")
+below = st.columns(2)
+search = below[0].text_input("Search", key="versions_search", placeholder="description, author, framework, tag…")
+where = below[1].text_input("Filter on metrics and params", key="versions_filter",
+                      placeholder="e.g. roc_auc[test] > 0.9 and optimizer = adam",
+                      help="clauses joined by 'and': a metric[dataset] or a param, an operator (= != > >= < <=) "
+                           "and a value; run as one query over the catalog's SQL views")
+if model_row["tags"]:
+    st.caption("Model tags: " + " · ".join(f"`{k}={v}`" for k, v in model_row["tags"].items()))
 
 metric_keys = sorted({k for v in versions for k in v.get("metrics", {})})
+headline = primary_metric(settings, metric_keys)
+ordered_keys = [k for k in [headline, *metric_keys] if k is not None]
+ordered_keys = list(dict.fromkeys(ordered_keys))
 frame = pd.DataFrame([{
-    "version": v["version"], "stage": stage_label(v["stage"]), "created": v["created_at"],
-    "by": v["created_by"], "description": v["description"] or "", "framework": v["framework"] or "",
-    **{k: v.get("metrics", {}).get(k) for k in metric_keys},
+    "version": v["version"], "stage": stage_label(v["stage"]),
+    **{k: v.get("metrics", {}).get(k) for k in ordered_keys[:1]},
+    "created": pd.Timestamp(v["created_at"]) if v["created_at"] is not None else pd.NaT,
+    "by": v["created_by"] or "", "description": v["description"] or "", "framework": v["framework"] or "",
+    "tags": ", ".join(f"{k}={t}" for k, t in (v.get("tags") or {}).items()),
+    **{k: v.get("metrics", {}).get(k) for k in ordered_keys[1:]},
 } for v in versions])
 shown = frame
 if stages:
     shown = shown[[v["stage"] in stages for v in versions]]
 if search:
     needle = search.lower()
-    text = (shown["description"] + " " + shown["by"].fillna("") + " " + shown["framework"]).str.lower()
+    text = (shown["description"] + " " + shown["by"] + " " + shown["framework"] + " " + shown["tags"]).str.lower()
     shown = shown[text.str.contains(needle, regex=False)]
+if where.strip():
+    try:
+        matching = set(data.filtered(cat, key, model, where.strip()))
+    except RegistryError as exc:
+        st.error(str(exc), icon="⛔")
+        matching = None
+    if matching is not None:
+        shown = shown[shown["version"].isin(matching)]
 
 st.caption(f"{len(shown)} of {len(frame)} versions of **{model}** · click a row to open it")
 event = st.dataframe(
     shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
     key="versions_table", height=min(400, 38 + 35 * max(len(shown), 1)),
     column_config={
-        "version": st.column_config.NumberColumn("version", format="%d", width="small"),
-        "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm"),
-        **{k: st.column_config.NumberColumn(metric_label(k, settings), format="%.4g") for k in metric_keys},
+        "version": st.column_config.NumberColumn("version", format="v%d", width="small", pinned=True),
+        "stage": st.column_config.TextColumn("stage", pinned=True),
+        "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
+        **{k: st.column_config.NumberColumn(metric_label(k, settings) + (" ★" if k == headline else ""),
+                                            format="%.4g", help="the headline metric" if k == headline else None)
+           for k in metric_keys},
     })
 picked = event.selection.rows if event and event.selection else []
 if picked:
@@ -106,11 +168,14 @@ with head[0]:
     st.download_button("⬇️ Model card", render_card(info, pending, task), file_name=f"{model}-v{number}-README.md",
                        mime="text/markdown", key="versions_card",
                        help="A Markdown model card in the Hugging Face format, as `modelreg card` writes it")
-holders = [v["version"] for v in versions if v["stage"] == "production" and v["version"] != number]
 head[1].page_link(COMPARE, label="Compare →",
-                  query_params={"model": model, "versions": ",".join(map(str, [*holders[:1], number]))})
+                  query_params={"model": model, "versions": ",".join(map(str, compare_with(versions, number)))})
 head[2].page_link(LINEAGE, label="Lineage →", query_params={"model": model, "version": str(number)})
 head[3].page_link(PROMOTE, label="Promote →", query_params={"model": model, "version": str(number)})
+
+if manifest.get("tags"):
+    st.caption("Tags: " + " · ".join(f"`{k}={v}`" for k, v in manifest["tags"].items()))
+aliases_editor(model, number, info["aliases"])
 
 tabs = st.tabs(["Metrics", "Params", "Artifacts", "Lineage", "History"])
 with tabs[0]:
@@ -148,20 +213,26 @@ with tabs[3]:
         st.markdown(f"📦 dataset **{d['ref']}**" + (f" ({d['role']})" if d["role"] else ""))
     for parent in lineage["parents"]:
         p_model, _, p_number = parent.rpartition("@")
-        st.page_link("pages/versions.py", label=f"⬆️ parent {parent}",
+        st.page_link(VERSIONS, label=f"⬆️ parent {parent}",
                      query_params={"model": p_model, "version": p_number})
     for child in lineage["children"]:
         c_model, _, c_number = child["ref"].rpartition("@")
-        st.page_link("pages/versions.py", label=f"⬇️ child {child['ref']} ({child['stage']})",
+        st.page_link(VERSIONS, label=f"⬇️ child {child['ref']} ({child['stage']})",
                      query_params={"model": c_model, "version": c_number})
     if not (lineage["datasets"] or lineage["parents"] or lineage["children"]):
         st.caption("No lineage recorded: register with `--dataset train=NAME@VERSION` or `--parent REF`.")
-    for k in ("run", "code"):
-        if (manifest.get("lineage") or {}).get(k):
-            st.json(manifest["lineage"][k], expanded=False)
+    for k, title in (("run", "Training run"), ("code", "Code")):
+        facts = (manifest.get("lineage") or {}).get(k)
+        if facts:
+            st.markdown(f"**{title}**")
+            st.dataframe([{"field": name, "value": "" if value is None else str(value)}
+                          for name, value in (facts.items() if isinstance(facts, dict) else [(k, facts)])],
+                         hide_index=True, width="stretch")
 with tabs[4]:
     if info["events"]:
-        st.dataframe([{k: e[k] for k in ("at", "by", "action", "stage", "reason")} for e in info["events"]],
-                     hide_index=True, width="stretch")
+        st.dataframe([{"at": e["at"], "by": e["by"], "action": shown_action(e), "stage": e["stage"] or "",
+                       "alias": e.get("alias") or "", "reason": e["reason"] or ""} for e in info["events"]],
+                     hide_index=True, width="stretch",
+                     column_config={"at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss")})
     else:
         st.caption("No lifecycle events for this version yet: promote it from the Promote page.")

@@ -11,7 +11,7 @@ from dashboard import data
 from dashboard.context import current
 from dashboard.widgets import PROMOTE, VERSIONS, empty, metric_label, problems_panel
 from registry_core.lifecycle.compare import primary_metric
-from registry_core.lifecycle.events import Event
+from registry_core.lifecycle.events import sentence
 
 ctx = current()
 cat, key = ctx.catalog, ctx.key
@@ -83,10 +83,7 @@ with right:
     if not events:
         st.caption("No lifecycle events yet: promotions, requests and approvals are listed here.")
     for e in events[:8]:
-        sentence = str(Event(**{k: e[k] for k in ("id", "at", "by", "model", "action", "version", "stage",
-                                                  "reason", "request", "rollback_of", "alias")},
-                             forced=bool(e["forced"])))
-        st.markdown(f"`{e['at']:%Y-%m-%d %H:%M}` {sentence}")
+        st.markdown(f"`{e['at']:%Y-%m-%d %H:%M}` {sentence(e)}")
 
 if ctx.problems:
     problems_panel(ctx.problems, expanded=True)

@@ -7,7 +7,8 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.context import current
-from dashboard.widgets import VERSIONS, empty, pick_model, reset_on_change, stage_label, synced_select
+from dashboard.widgets import LINEAGE, VERSIONS, empty, pick_model, reset_on_change, stage_label, synced_select
+from registry_core.integrations.impact import usage_by_version
 from registry_core.integrations.lineage_dot import STAGE_COLORS, to_dot
 
 ctx = current()
@@ -20,16 +21,16 @@ if not models:
                                          "train=NAME@VERSION`) or parents (`--parent MODEL@N`).")
     st.stop()
 
+top = st.columns(2)  # the pickers span the page: at 800 px a third of it is too narrow for a name
+model = pick_model(ctx, models, key="lineage_model", container=top[0])
+reset_on_change("lineage_model", model, ["version"])
+versions = data.versions(cat, key, model)
+stage_of = {v["version"]: v["stage"] for v in versions}
+number = synced_select("Version", list(stage_of), key="lineage_version", param="version",
+                       default=versions[0]["version"], parse=int, container=top[1],
+                       format_func=lambda n: f"v{n} · {stage_of[n]}")
 graph_col, impact_col = st.columns([3, 2], gap="large")
 with graph_col:
-    top = st.columns(2)
-    model = pick_model(ctx, models, key="lineage_model", container=top[0])
-    reset_on_change("lineage_model", model, ["version"])
-    versions = data.versions(cat, key, model)
-    stage_of = {v["version"]: v["stage"] for v in versions}
-    number = synced_select("Version", list(stage_of), key="lineage_version", param="version",
-                           default=versions[0]["version"], parse=int, container=top[1],
-                           format_func=lambda n: f"v{n} · {stage_of[n]}")
     info = data.lineage(cat, key, f"{model}@{number}")
     parent_stages = {}
     for parent in info["parents"]:
@@ -47,7 +48,7 @@ with graph_col:
         for i, ref in enumerate(related):
             r_model, _, r_number = ref.rpartition("@")
             kind = "parent" if ref in info["parents"] else "child"
-            cols[i % len(cols)].page_link("pages/lineage.py", label=f"{kind} {ref} →",
+            cols[i % len(cols)].page_link(LINEAGE, label=f"{kind} {ref} →",
                                           query_params={"model": r_model, "version": r_number})
     elif not info["datasets"]:
         st.caption(f"{info['ref']} records no datasets, parents or children. Register versions with "
@@ -71,16 +72,9 @@ with impact_col:
     c2.metric("Models", len({u["model"] for u in usage}))
     c3.metric("Ever deployed", len({(u["model"], u["version"]) for u in deployed}),
               help="versions that held a stage (staging, production...) at some time")
-    by_version: dict[str, dict] = {}
-    for u in usage:  # one row per version, its dataset versions and roles joined
-        row = by_version.setdefault(f"{u['model']}@{u['version']}", {
-            "version": f"{u['model']}@{u['version']}", "stage now": stage_label(u["stage"]),
-            "ever held": ", ".join(u["deployed"]) or "—", "roles": [], "dataset versions": []})
-        row["roles"].append(u["role"] or "?")
-        row["dataset versions"].append(u["dataset"].partition("@")[2] or "(unversioned)")
-    st.dataframe([{**r, "roles": ", ".join(dict.fromkeys(r["roles"])),
-                   "dataset versions": ", ".join(dict.fromkeys(r["dataset versions"]))} for r in by_version.values()],
-                 hide_index=True, width="stretch", key="lineage_usage")
+    st.dataframe([{"version": r["ref"], "stage now": stage_label(r["stage"]), "ever held": ", ".join(r["deployed"])
+                   or "—", "roles": ", ".join(r["roles"]), "dataset versions": ", ".join(r["dataset_versions"])}
+                  for r in usage_by_version(usage)], hide_index=True, width="stretch", key="lineage_usage")
     refs = list(dict.fromkeys(f"{u['model']}@{u['version']}" for u in usage))
     target = st.selectbox("Open a version that used it", refs, key="lineage_open")
     if target:
