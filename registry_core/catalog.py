@@ -28,13 +28,13 @@ from registry_core.format.layout import Layout
 from registry_core.format.names import Ref, check_name, check_version, parse_ref
 from registry_core.format.settings import Settings, default_user, find_catalog
 from registry_core.format.yamlio import parse_time
-from registry_core.index.derive import events_from_rows, needed_approvals
 from registry_core.index.generation import Generation, Index, Views
+from registry_core.index.reader import Reader
 from registry_core.integrations.gitsync import committing
 from registry_core.lifecycle import actions as lifecycle
 from registry_core.lifecycle import registration as writing
 from registry_core.lifecycle.compare import Comparison, compare_versions
-from registry_core.lifecycle.events import ModelState, replay
+from registry_core.lifecycle.events import ModelState
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -126,18 +126,17 @@ class Catalog:
         """Changes whenever any file of the catalog changes: a cache key for the dashboard."""
         return self.refresh().folder.name
 
+    def reader(self, refresh: bool = True) -> Reader:
+        """The index as of now (or of this thread's open ``snapshot()``): what lifecycle, validate and
+        verify read through, instead of this facade."""
+        with self._lock:
+            if refresh or self._views is None:
+                self.refresh()
+            return Reader(self._views, self.root)
+
     def sql(self, sql: str, params: dict | list | None = None, refresh: bool = True) -> list[dict]:
         """Run internal SQL over the views; rows as dicts."""
-        if refresh or self._views is None:
-            self.refresh()
-        with self._lock:
-            cursor = self._views.cursor()
-        try:
-            result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
-            columns = [d[0] for d in result.description]
-            return [dict(zip(columns, row)) for row in result.fetchall()]
-        finally:
-            cursor.close()
+        return self.reader(refresh).rows(sql, params)
 
     @_one_refresh
     def query(self, sql: str):
@@ -194,16 +193,7 @@ class Catalog:
     @_one_refresh
     def state(self, model: str, at: dt.datetime | None = None) -> ModelState:
         """Replay one model's events (up to ``at``) into its lifecycle state."""
-        rows = self._index_events(model)
-        existing = {r["version"] for r in self.sql("SELECT version FROM _versions WHERE model = ?", [model])}
-        events = [e for e in rows if e.version is None or e.version in existing]
-        model_row = self.sql("SELECT policies FROM _model_files WHERE model = ?", [model])
-        needed = needed_approvals(self.settings, model_row[0]["policies"] if model_row else None)
-        return replay(model, events, self.settings, needed, until=at)
-
-    def _index_events(self, model: str):
-        rows = self.sql("SELECT * FROM _events WHERE model = ? ORDER BY id", [model])
-        return events_from_rows(rows).get(model, [])
+        return self.reader().state(model, at)
 
     @_one_refresh
     def resolve(self, ref: str | Ref, at: str | dt.datetime | None = None) -> dict:
@@ -427,7 +417,7 @@ class Catalog:
 
     @_one_refresh
     def problems(self) -> list[dict]:
-        return self.sql("SELECT path, severity, message FROM _problems ORDER BY severity, path")
+        return self.reader().problems()
 
     # -- writing ---------------------------------------------------------------------------------
     @committing
@@ -473,7 +463,7 @@ class Catalog:
     def validate(self) -> list[dict]:
         from registry_core.validate import validate
 
-        return validate(self)
+        return validate(self.reader())
 
     def gc(self, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths."""
@@ -485,7 +475,8 @@ class Catalog:
     def verify(self, ref: str | None = None) -> list[dict]:
         from registry_core.verify import verify
 
-        return verify(self, ref)
+        found = self.resolve(ref) if ref is not None else None
+        return verify(self.reader(), (found["model"], found["version"]) if found else None)
 
     # -- the CLI's other verbs, by their names ------------------------------------------------------
     def show(self, ref: str) -> dict:

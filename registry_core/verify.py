@@ -8,21 +8,16 @@ from typing import TYPE_CHECKING
 from registry_core.store.artifacts import verify_entries
 
 if TYPE_CHECKING:
-    from registry_core.catalog import Catalog
+    from registry_core.index.reader import Reader
 
 
-def verify(catalog: Catalog, ref: str | None = None) -> list[dict]:
-    """Recompute artifact checksums of one version or all: [{ref, path, ok, message}]."""
-    if ref is not None:
-        found = catalog.resolve(ref)
-        rows = catalog.sql("SELECT model, version, path, manifest FROM _versions WHERE model = ? AND version = ?",
-                           [found["model"], found["version"]])
-    else:
-        rows = catalog.sql("SELECT model, version, path, manifest FROM _versions ORDER BY model, version")
+def verify(reader: Reader, version: tuple[str, int] | None = None) -> list[dict]:
+    """Recompute artifact checksums of one version (model, number) or all: [{ref, path, ok, message}]."""
+    rows = [reader.version_file(*version)] if version is not None else reader.version_files()
     results = []
     for row in rows:
         artifacts = json.loads(row["manifest"]).get("artifacts") or []
-        for check in verify_entries(catalog.root / row["path"], artifacts):
+        for check in verify_entries(reader.root / row["path"], artifacts):
             results.append({"ref": f"{row['model']}@{row['version']}", "path": check.path, "ok": check.ok,
                             "message": check.message})
     return results
