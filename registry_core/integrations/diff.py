@@ -56,9 +56,7 @@ def _base_catalog(catalog: Catalog, root: Path, prefix: str, base: str, folder: 
 
 
 def _headline(catalog: Catalog, model: str, version: int) -> dict[tuple, float]:
-    rows = catalog.sql("SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?",
-                       [model, version])
-    return {(r["metric"], r["dataset"], r["slice"]): r["value"] for r in rows}
+    return catalog.reader().headline(model, version)
 
 
 def _gates(catalog: Catalog, model: str, version: int) -> dict[str, list[dict]]:

@@ -4,6 +4,10 @@
 writing anything; the dashboard draws its checklist and disabled buttons from
 it and ``promote`` acts on it, so the two can never disagree.  Each decision
 is made under a per-model lock on freshly refreshed state.
+
+The decisions read the index through a ``Reader`` (one generation) and write through an
+``EventWriter`` (the acting user's events); the public functions take the ``Catalog`` only to
+lock, refresh and hand those out.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from registry_core.errors import (
     RegistryError,
     refusal,
 )
+from registry_core.format.layout import build_path
 from registry_core.format.names import check_alias, check_name
 from registry_core.format.settings import Policy, parse_policies
 from registry_core.format.yamlio import dumps
@@ -44,6 +49,27 @@ from registry_core.store.locking import model_lock
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
+    from registry_core.format.layout import Layout
+    from registry_core.index.reader import Reader
+
+
+@dataclass(frozen=True)
+class EventWriter:
+    """Writes ``user``'s events into one catalog, each once (``write_once``: an id never exists twice)."""
+
+    layout: Layout
+    user: str
+
+    def new(self, model: str, action: str, **fields) -> Event:
+        moment = now()
+        return Event(id=new_id(moment), at=moment, by=self.user, model=model, action=action, **fields)
+
+    def write(self, event: Event) -> Event:
+        write_once(self.layout.events(event.model) / f"{event.id}.yaml", dumps(event.to_yaml_dict()))
+        return event
+
+    def record(self, model: str, action: str, **fields) -> Event:
+        return self.write(self.new(model, action, **fields))
 
 
 @dataclass
@@ -83,26 +109,24 @@ class Plan:
 
 
 def policy_for(catalog: Catalog, model: str, stage: str) -> Policy:
+    """``stage_policy`` as of the catalog's current index (the dashboard asks this way)."""
+    return stage_policy(catalog.reader(refresh=False), model, stage)
+
+
+def stage_policy(reader: Reader, model: str, stage: str) -> Policy:
     """The stage's policy for this model: model.yaml's override, else registry.yaml's, else none."""
-    rows = catalog.sql("SELECT policies FROM _model_files WHERE model = ?", [model], refresh=False)
-    if rows and rows[0]["policies"]:
-        overrides = parse_policies(json.loads(rows[0]["policies"]), f"models/{model}/model.yaml")
+    policies = reader.model_policies(model)
+    if policies:
+        overrides = parse_policies(json.loads(policies), f"models/{model}/model.yaml")
         if stage in overrides:
             return overrides[stage]
-    return catalog.settings.policies.get(stage, Policy(stage))
+    return reader.settings.policies.get(stage, Policy(stage))
 
 
-def _headline(catalog: Catalog, model: str, version: int) -> Headline:
-    rows = catalog.sql("SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?",
-                       [model, version], refresh=False)
-    return {(r["metric"], r["dataset"], r["slice"]): r["value"] for r in rows}
-
-
-def _checks(catalog: Catalog, model: str, version: int) -> dict[str, tuple[bool, str]]:
-    row = catalog.sql("SELECT path, manifest FROM _versions WHERE model = ? AND version = ?", [model, version],
-                      refresh=False)[0]
+def _checks(reader: Reader, model: str, version: int) -> dict[str, tuple[bool, str]]:
+    row = reader.version_file(model, version)
     manifest = json.loads(row["manifest"])
-    results = verify_entries(catalog.root / row["path"], manifest.get("artifacts") or [])
+    results = verify_entries(reader.root / row["path"], manifest.get("artifacts") or [])
     bad = [f"{r.path}: {r.message}" for r in results if not r.ok]
     lineage = manifest.get("lineage") or {}
     has_lineage = bool(lineage.get("datasets") or lineage.get("parents"))
@@ -116,16 +140,16 @@ def _checks(catalog: Catalog, model: str, version: int) -> dict[str, tuple[bool,
     }
 
 
-def _evaluate(catalog: Catalog, state: ModelState, model: str, version: int, policy: Policy) -> list[GateResult]:
+def _evaluate(reader: Reader, state: ModelState, model: str, version: int, policy: Policy) -> list[GateResult]:
     if not policy.gates:
         return []
 
     def baseline_for(stage: str) -> tuple[int | None, Headline]:
         holder = state.holder(stage)
-        return holder, (_headline(catalog, model, holder) if holder is not None else {})
+        return holder, (reader.headline(model, holder) if holder is not None else {})
 
-    checks = _checks(catalog, model, version) if any(g.check for g in policy.gates) else {}
-    return evaluate(policy.gates, _headline(catalog, model, version), catalog.settings, baseline_for, checks)
+    checks = _checks(reader, model, version) if any(g.check for g in policy.gates) else {}
+    return evaluate(policy.gates, reader.headline(model, version), reader.settings, baseline_for, checks)
 
 
 def _settings_ok(catalog: Catalog, model: str) -> None:
@@ -134,15 +158,14 @@ def _settings_ok(catalog: Catalog, model: str) -> None:
     That is a broken registry.yaml, or a broken model.yaml: its policies could be stricter than the
     catalog's, so falling back to the catalog's would let through what the model's owners forbid.
     """
-    errors = [p for p in catalog.refresh().settings_problems if p[1] == "error"]
+    reader = catalog.reader()
+    errors = [p for p in reader.settings_problems if p[1] == "error"]
     if errors:
         raise InvalidInput(f"{errors[0][0]}: {errors[0][2]}")
-    path = f"models/{check_name(model)}/model.yaml"
-    broken = catalog.sql("SELECT message FROM _problems WHERE path = ? AND severity = 'error' LIMIT 1", [path],
-                         refresh=False)
+    path = build_path("model", check_name(model))
+    broken = reader.file_error(path)
     if broken:
-        raise InvalidInput(f"{path}: {broken[0]['message']} (lifecycle changes of {model} are refused until it "
-                           "is fixed)")
+        raise InvalidInput(f"{path}: {broken} (lifecycle changes of {model} are refused until it is fixed)")
 
 
 def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, force: bool = False,
@@ -154,20 +177,29 @@ def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, forc
     """
     check_name(model)
     with catalog.snapshot():
-        return _plan(catalog, model, version, stage, user, force, answering)
+        return plan_on(catalog.reader(), model, version, stage, user, force, answering)
 
 
-def _plan(catalog: Catalog, model: str, version: int, stage: str, user: str, force: bool,
-          answering: str | None) -> Plan:
-    stage_ok = target_stage(catalog.settings, stage)
+def _exists(reader: Reader, model: str, version: int) -> None:
+    if reader.version_file(model, version) is None:
+        if not reader.version_numbers(model):
+            raise NotFound(f"model {model!r} has no versions")
+        raise NotFound(f"{model}@{version} does not exist")
+
+
+def plan_on(reader: Reader, model: str, version: int, stage: str, user: str, force: bool = False,
+            answering: str | None = None) -> Plan:
+    """``plan`` over one generation of the index."""
+    settings = reader.settings
+    stage_ok = target_stage(settings, stage)
     if not stage_ok:
         raise InvalidInput(stage_ok.reason)
-    catalog.resolve(f"{model}@{version}")
-    state = catalog.state(model)
+    _exists(reader, model, version)
+    state = reader.state(model)
     current = state.stage(version)
-    policy = policy_for(catalog, model, stage)
+    policy = stage_policy(reader, model, stage)
     result = Plan(model, version, stage, user, current)
-    result.force = may_approve(catalog.settings, policy, user)
+    result.force = may_approve(settings, policy, user)
     if current == stage:
         result.blockers.append(Decision(False, f"{model}@{version} is already in {stage}", CONFLICT))
         return result
@@ -176,9 +208,9 @@ def _plan(catalog: Catalog, model: str, version: int, stage: str, user: str, for
         result.blockers.append(Decision(False, f"a request for {model}@{version} -> {stage} is already pending "
                                                f"({pending[0].id})", CONFLICT))
         return result
-    requester = may_request(catalog.settings, policy, user)
+    requester = may_request(settings, policy, user)
     origin = from_rule(policy, current)
-    result.gates = _evaluate(catalog, state, model, version, policy)
+    result.gates = _evaluate(reader, state, model, version, policy)
     failed = [g for g in result.gates if not g.passed]
     result.needs_approval = policy.approvals
     if force:
@@ -199,15 +231,6 @@ def _fresh(catalog: Catalog) -> Catalog:
     return catalog.as_user(catalog.user)
 
 
-def _write(catalog: Catalog, event: Event) -> None:
-    write_once(catalog.layout.events(event.model) / f"{event.id}.yaml", dumps(event.to_yaml_dict()))
-
-
-def _event(catalog: Catalog, model: str, action: str, **fields) -> Event:
-    moment = now()
-    return Event(id=new_id(moment), at=moment, by=catalog.user, model=model, action=action, **fields)
-
-
 def record_imported(catalog: Catalog, model: str, action: str, at: dt.datetime, reason: str, **fields) -> Event:
     """Write an event that happened in another system (an importer's history), with its original time.
 
@@ -222,8 +245,7 @@ def record_imported(catalog: Catalog, model: str, action: str, at: dt.datetime, 
         raise InvalidInput(f"importers record promote and alias events, not {action!r}")
     event = Event(id=new_id(at), at=at.astimezone(dt.UTC), by=catalog.user, model=model, action=action,
                   reason=reason, **fields)
-    _write(catalog, event)
-    return event
+    return EventWriter(catalog.layout, catalog.user).write(event)
 
 
 def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str | None = None,
@@ -232,20 +254,17 @@ def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str 
     _settings_ok(catalog, model)
     if force and not (reason and reason.strip()):
         raise InvalidInput("--force needs a --reason saying why the policy is overridden")
+    events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        catalog = _fresh(catalog)
-        result = plan(catalog, model, version, stage, catalog.user, force)
+        result = plan_on(_fresh(catalog).reader(), model, version, stage, events.user, force)
         gates = tuple(g.to_dict() for g in result.gates)
         if not result.allowed:
             raise result.error()
         if result.action == "request":
-            event = _event(catalog, model, "request", version=version, stage=stage, reason=reason, gates=gates,
-                           approvals_needed=result.needs_approval)
-            _write(catalog, event)
+            event = events.record(model, "request", version=version, stage=stage, reason=reason, gates=gates,
+                                  approvals_needed=result.needs_approval)
             return {"status": "pending", "request": event.id, "gates": list(gates)}
-        event = _event(catalog, model, "promote", version=version, stage=stage, reason=reason, gates=gates,
-                       forced=force)
-        _write(catalog, event)
+        events.record(model, "promote", version=version, stage=stage, reason=reason, gates=gates, forced=force)
         return {"status": "promoted", "request": None, "gates": list(gates)}
 
 
@@ -253,32 +272,31 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
     """approve / reject / cancel a pending request; the last needed approval promotes."""
     _settings_ok(catalog, model)
     check_name(model)
+    events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        catalog = _fresh(catalog)
-        catalog.refresh()
-        state = catalog.state(model)
+        reader = _fresh(catalog).reader()
+        state = reader.state(model)
         request = state.requests.get(request_id)
         if request is None:
             raise NotFound(f"no request {request_id!r} for model {model!r}")
         if request.status != "pending":
             raise Conflict(f"request {request_id} is {request.status}, not pending")
-        policy = policy_for(catalog, model, request.stage)
-        decision = may_answer(catalog.settings, policy, request, catalog.user, action)
+        policy = stage_policy(reader, model, request.stage)
+        decision = may_answer(reader.settings, policy, request, events.user, action)
         if not decision:
             raise refusal(decision.kind, f"{action} {request_id}: {decision.reason}")
         gates: tuple = ()
         completes = action == "approve" and len(request.approvals) + 1 >= request.needed
         if completes:
-            result = plan(catalog, model, request.version, request.stage, request.by, answering=request_id)
+            result = plan_on(reader, model, request.version, request.stage, request.by, answering=request_id)
             if result.blockers:
                 raise refusal(result.kind, f"approving {request_id} would promote {model}@{request.version} to "
                                            f"{request.stage}, but: {result.reason}", result.gates)
             gates = tuple(g.to_dict() for g in result.gates)
-        _write(catalog, _event(catalog, model, action, version=request.version, stage=request.stage,
-                               request=request_id, reason=reason))
+        events.record(model, action, version=request.version, stage=request.stage, request=request_id, reason=reason)
         if completes:
-            _write(catalog, _event(catalog, model, "promote", version=request.version, stage=request.stage,
-                                   request=request_id, reason=reason or request.reason, gates=gates))
+            events.record(model, "promote", version=request.version, stage=request.stage, request=request_id,
+                          reason=reason or request.reason, gates=gates)
             status = "promoted"
         else:
             status = {"approve": "pending", "reject": "rejected", "cancel": "cancelled"}[action]
@@ -289,17 +307,21 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
 def rollback_plan(catalog: Catalog, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
     """Who may roll back, and from which version to which; the dashboard shows the reason."""
     with catalog.snapshot():
-        state = catalog.state(model)
-        current, previous = state.holder(stage), state.previous_holder(stage)
-        decision = may_approve(catalog.settings, policy_for(catalog, model, stage), user)
-        if not decision:
-            return Decision(False, f"{decision.reason} (rollback is for approvers)", decision.kind), current, previous
-        if current is None:
-            return Decision(False, f"no version of {model} is in {stage}", MISSING), current, previous
-        if previous is None:
-            return Decision(False, f"{model}@{current} is the first version in {stage}; nothing to roll back to",
-                            MISSING), current, previous
-        return Decision(True, f"puts {model}@{previous} back in {stage} in place of v{current}"), current, previous
+        return _rollback_plan(catalog.reader(), model, stage, user)
+
+
+def _rollback_plan(reader: Reader, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
+    state = reader.state(model)
+    current, previous = state.holder(stage), state.previous_holder(stage)
+    decision = may_approve(reader.settings, stage_policy(reader, model, stage), user)
+    if not decision:
+        return Decision(False, f"{decision.reason} (rollback is for approvers)", decision.kind), current, previous
+    if current is None:
+        return Decision(False, f"no version of {model} is in {stage}", MISSING), current, previous
+    if previous is None:
+        return Decision(False, f"{model}@{current} is the first version in {stage}; nothing to roll back to",
+                        MISSING), current, previous
+    return Decision(True, f"puts {model}@{previous} back in {stage} in place of v{current}"), current, previous
 
 
 def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> dict:
@@ -309,14 +331,12 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
         raise InvalidInput("rollback needs a --reason")
     if not target_stage(catalog.settings, stage):
         raise InvalidInput(target_stage(catalog.settings, stage).reason)
+    events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        catalog = _fresh(catalog)
-        catalog.refresh()
-        decision, current, previous = rollback_plan(catalog, model, stage, catalog.user)
+        decision, current, previous = _rollback_plan(_fresh(catalog).reader(), model, stage, events.user)
         if not decision:
             raise refusal(decision.kind, f"rollback: {decision.reason}")
-        _write(catalog, _event(catalog, model, "promote", version=previous, stage=stage, reason=reason,
-                               rollback_of=current))
+        events.record(model, "promote", version=previous, stage=stage, reason=reason, rollback_of=current)
         return {"status": "rolled back", "model": model, "stage": stage, "version": previous, "replaced": current}
 
 
@@ -339,6 +359,6 @@ def set_alias(catalog: Catalog, model: str, version, name: str, remove: bool = F
             number = catalog.resolve(f"{model}@{version}")["version"]
             if state.aliases.get(alias, (None,))[0] == number:
                 raise Conflict(f"alias {alias} already points at {model}@{number}")
-        _write(catalog, _event(catalog, model, "alias", version=number, alias=alias))
+        EventWriter(catalog.layout, catalog.user).record(model, "alias", version=number, alias=alias)
         return {"model": model, "alias": alias, "version": number}
 
