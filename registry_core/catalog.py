@@ -203,9 +203,7 @@ class Catalog:
             return self._resolve_now(parsed)
         moment = parse_time(at, "--at")
         model = parsed.model
-        rows = self.sql("SELECT version, created_at, path, manifest FROM _versions WHERE model = ? ORDER BY version",
-                        [model])
-        rows = [r for r in rows if r["created_at"] <= moment]
+        rows = [r for r in self.reader().version_files(model) if r["created_at"] <= moment]
         if not rows:
             raise NotFound(f"model {model!r} has no versions at {moment.isoformat()}")
         by_version = {r["version"]: r for r in rows}
@@ -238,31 +236,14 @@ class Catalog:
         }
 
     def _resolve_now(self, parsed: Ref) -> dict:
-        """``resolve`` in the current state, in one query over the index's replayed tables (``stages``,
-        ``aliases``: the same replay ``state`` makes, done when the index was built) rather than
-        replaying the model's events: what CI/CD asks most ("what is in production?")."""
+        """``resolve`` in the current state from the index's replayed tables, rather than replaying the
+        model's events: what CI/CD asks most ("what is in production?")."""
         model, selector = parsed.model, parsed.selector
-        params: dict[str, Any] = {"model": model}
-        if parsed.version is not None:
-            target, params["version"] = "$version", parsed.version
-        elif selector == "latest":
-            target = "(SELECT max(version) FROM _versions WHERE model = $model)"
-        elif selector == "none":  # a version never promoted has no row in stages: the newest such one
-            target = """(SELECT max(version) FROM _versions WHERE model = $model
-                         AND version NOT IN (SELECT version FROM stages WHERE model = $model))"""
-        elif selector in self.settings.stage_names:  # the holder most recently promoted (ModelState.holder)
-            params["selector"] = selector
-            target = """(SELECT version FROM stages WHERE model = $model AND stage = $selector
-                         ORDER BY since DESC, version DESC LIMIT 1)"""
-        else:
-            params["selector"] = selector
-            target = "(SELECT version FROM aliases WHERE model = $model AND alias = $selector)"
-        rows = self.sql(f"""SELECT v.version, coalesce(s.stage, 'none') AS stage, v.path, v.manifest
-                            FROM _versions v LEFT JOIN stages s USING (model, version)
-                            WHERE v.model = $model AND v.version = {target}""", params)
-        if rows:
-            return self._resolved(model, rows[0]["version"], rows[0]["stage"], rows[0])
-        if not self.sql("SELECT 1 FROM _versions WHERE model = ? LIMIT 1", [model]):
+        reader = self.reader()
+        row = reader.resolved_now(model, selector, parsed.version)
+        if row:
+            return self._resolved(model, row["version"], row["stage"], row)
+        if not reader.version_numbers(model):
             raise NotFound(f"model {model!r} has no versions")
         if parsed.version is not None:
             raise NotFound(f"{model}@{parsed.version} does not exist")
@@ -274,32 +255,18 @@ class Catalog:
     @_one_refresh
     def models(self) -> list[dict]:
         """Every model with its latest version, version count and current stage holders."""
-        models = self.sql("""
-            SELECT m.model, m.description, m.owner, m.task, v.latest, coalesce(v.versions, 0) AS versions
-            FROM models m
-            LEFT JOIN (SELECT model, max(version) AS latest, count(*) AS versions FROM _versions GROUP BY model) v
-                USING (model)
-            ORDER BY m.model""")
-        holders: dict[str, dict[str, list[int]]] = {}
-        # most recently promoted first, as ModelState.holders orders them; lists made by DuckDB (archived
-        # versions add up to thousands of rows in a big catalog)
-        for row in self.sql("""SELECT model, stage, list(version ORDER BY since DESC, version DESC) AS versions
-                               FROM stages GROUP BY model, stage ORDER BY model, stage"""):
-            holders.setdefault(row["model"], {})[row["stage"]] = row["versions"]
-        for row in models:
-            row["stages"] = holders.get(row["model"], {})
-        return models
+        return self.reader().models()
 
     @_one_refresh
     def versions(self, model: str) -> list[dict]:
         """One model's versions, newest first, with stage and headline metrics (``metric[dataset]`` keys)."""
         check_name(model)
-        rows = self.sql("""SELECT model, version, created_at, created_by, description, framework, stage
-                           FROM versions WHERE model = ? ORDER BY version DESC""", [model])
+        reader = self.reader()
+        rows = reader.versions(model)
         if not rows:
             raise NotFound(f"model {model!r} not found")
         by_version = {r["version"]: r for r in rows}
-        for h in self.sql("SELECT version, metric, dataset, slice, value FROM headline WHERE model = ?", [model]):
+        for h in reader.headlines(model):
             by_version[h["version"]].setdefault("metrics", {})[metric_key(h)] = h["value"]
         return rows
 
@@ -308,9 +275,9 @@ class Catalog:
         """Everything about one version: manifest, stage, aliases, headline metrics, lineage, events."""
         found = self.resolve(ref)
         model, version = found["model"], found["version"]
-        row = self.sql("SELECT * FROM _versions WHERE model = ? AND version = ?", [model, version])[0]
-        headline = self.sql("""SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?
-                               ORDER BY metric, dataset, slice""", [model, version])
+        reader = self.reader()
+        row = reader.version_file(model, version)
+        headline = reader.headlines(model, version)
         state = self.state(model)
         return {
             **found,
@@ -324,20 +291,14 @@ class Catalog:
     @_one_refresh
     def metrics(self, ref: str, curves_only: bool = False) -> list[dict]:
         found = self.resolve(ref)
-        where = " AND step IS NOT NULL" if curves_only else ""
-        return self.sql(f"""SELECT metric, value, dataset, step, timestamp, slice FROM metrics
-                            WHERE model = ? AND version = ?{where} ORDER BY metric, dataset, step""",
-                        [found["model"], found["version"]])
+        return self.reader().metrics(found["model"], found["version"], curves_only)
 
     @_one_refresh
     def compare(self, refs: list[str]) -> Comparison:
         if not refs:
             raise InvalidInput("compare: give at least one reference")
         keys = self._version_keys(refs)
-        wanted = {"m": [m for m, _ in keys], "v": [v for _, v in keys]}
-        picked = "JOIN (SELECT unnest($m) AS model, unnest($v) AS version) USING (model, version)"
-        headline = self.sql(f"SELECT * FROM headline {picked}", wanted)
-        params = self.sql(f"SELECT model, version, name, value FROM params {picked}", wanted)
+        headline, params = self.reader().compared(keys)
         return compare_versions(keys, headline, params, self.settings)
 
     def _version_keys(self, refs: list[str]) -> list[tuple[str, int]]:
@@ -345,9 +306,7 @@ class Catalog:
         (stages, aliases, latest; and missing versions, for resolve's error) resolved one by one."""
         parsed = [r if isinstance(r, Ref) else parse_ref(r) for r in refs]
         numbered = sorted({f"{p.model}@{p.version}" for p in parsed if p.version is not None})
-        found = {(r["model"], r["version"]) for r in self.sql(
-            "SELECT model, version FROM _versions WHERE list_contains($keys, model || '@' || version)",
-            {"keys": numbered})} if numbered else set()
+        found = self.reader().existing(numbered)
         keys = []
         for ref in parsed:
             if (ref.model, ref.version) in found:
@@ -362,12 +321,7 @@ class Catalog:
         """Upstream datasets and parents, downstream children of one version."""
         found = self.resolve(ref)
         model, version = found["model"], found["version"]
-        rows = self.sql("SELECT kind, name, ref, role, sha256 FROM _lineage WHERE model = ? AND version = ?",
-                        [model, version])
-        children = self.sql("""SELECT l.model, l.version, coalesce(s.stage, 'none') AS stage FROM _lineage l
-                               LEFT JOIN stages s USING (model, version)
-                               WHERE l.kind = 'parent' AND l.ref = ? ORDER BY l.model, l.version""",
-                            [f"{model}@{version}"])
+        rows, children = self.reader().lineage(model, version)
         return {
             "ref": f"{model}@{version}", "stage": found["stage"],
             "datasets": [{k: r[k] for k in ("name", "ref", "role", "sha256")} for r in rows if r["kind"] == "dataset"],
@@ -386,31 +340,22 @@ class Catalog:
             if not usage:
                 raise NotFound(f"no version used dataset {name!r} (see 'modelreg datasets')")
             return usage
-        return self.sql("""SELECT name, list(DISTINCT ref ORDER BY ref) AS refs, count(DISTINCT (model, version))
-                           AS versions FROM _lineage WHERE kind = 'dataset' GROUP BY name ORDER BY name""")
+        return self.reader().datasets()
 
     @_one_refresh
     def dataset_usage(self, name: str) -> list[dict]:
         """Every version that used dataset ``name``, with its role, current stage and every stage it has held
         (``deployed``: the stages other than archived it was ever promoted to), newest first."""
-        return self.sql("""
-            SELECT l.model, l.version, l.ref AS dataset, l.role, coalesce(s.stage, 'none') AS stage,
-                   coalesce(list(DISTINCT sp.stage ORDER BY sp.stage) FILTER (WHERE sp.stage IS NOT NULL), [])
-                       AS deployed
-            FROM _lineage l LEFT JOIN stages s USING (model, version) LEFT JOIN _spans sp USING (model, version)
-            WHERE l.kind = 'dataset' AND l.name = ?
-            GROUP BY ALL ORDER BY l.model, l.version DESC, l.ref""", [name])
+        return self.reader().dataset_usage(name)
 
     @_one_refresh
     def requests(self, model: str | None = None) -> list[dict]:
-        where, params = ("WHERE model = ?", [model]) if model else ("", None)
-        return self.sql(f"SELECT * FROM _requests {where} ORDER BY \"at\"", params)
+        return self.reader().requests(model)
 
     @_one_refresh
     def history(self, model: str | None = None) -> list[dict]:
         """The audit trail, newest first."""
-        where, params = ("WHERE model = ?", [check_name(model)]) if model else ("", None)
-        rows = self.sql(f"SELECT * FROM _events {where} ORDER BY id DESC", params)
+        rows = self.reader().history(check_name(model) if model else None)
         for row in rows:
             row["gates"] = json.loads(row["gates"]) if row["gates"] else []
         return rows

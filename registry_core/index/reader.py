@@ -79,6 +79,125 @@ class Reader:
         rows = self.rows("SELECT message FROM _problems WHERE path = ? AND severity = 'error' LIMIT 1", [path])
         return rows[0]["message"] if rows else None
 
+    def model(self, model: str) -> dict | None:
+        """One row of the ``models`` view, or None."""
+        rows = self.rows("SELECT * FROM models WHERE model = ?", [model])
+        return rows[0] if rows else None
+
+    def version(self, model: str, version: int) -> dict | None:
+        """One row of the ``versions`` view (with its stage), or None."""
+        rows = self.rows("SELECT * FROM versions WHERE model = ? AND version = ?", [model, version])
+        return rows[0] if rows else None
+
+    # -- listings (the Catalog's read methods) ----------------------------------------------------------
+    def models(self) -> list[dict]:
+        """Every model with its latest version, version count and stage holders (most recently promoted
+        first, as ModelState.holders orders them)."""
+        models = self.rows("""
+            SELECT m.model, m.description, m.owner, m.task, v.latest, coalesce(v.versions, 0) AS versions
+            FROM models m
+            LEFT JOIN (SELECT model, max(version) AS latest, count(*) AS versions FROM _versions GROUP BY model) v
+                USING (model)
+            ORDER BY m.model""")
+        holders: dict[str, dict[str, list[int]]] = {}
+        # lists made by DuckDB (archived versions add up to thousands of rows in a big catalog)
+        for row in self.rows("""SELECT model, stage, list(version ORDER BY since DESC, version DESC) AS versions
+                                FROM stages GROUP BY model, stage ORDER BY model, stage"""):
+            holders.setdefault(row["model"], {})[row["stage"]] = row["versions"]
+        for row in models:
+            row["stages"] = holders.get(row["model"], {})
+        return models
+
+    def versions(self, model: str) -> list[dict]:
+        """One model's versions, newest first, with stage."""
+        return self.rows("""SELECT model, version, created_at, created_by, description, framework, stage
+                            FROM versions WHERE model = ? ORDER BY version DESC""", [model])
+
+    def headlines(self, model: str, version: int | None = None) -> list[dict]:
+        """Headline metric rows {metric, dataset, slice, value} of one version, by metric, dataset and slice;
+        without ``version``, of every version of the model (with ``version``, in the index's order)."""
+        if version is None:
+            return self.rows("SELECT version, metric, dataset, slice, value FROM headline WHERE model = ?", [model])
+        return self.rows("""SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?
+                            ORDER BY metric, dataset, slice""", [model, version])
+
+    def metrics(self, model: str, version: int, curves_only: bool = False) -> list[dict]:
+        where = " AND step IS NOT NULL" if curves_only else ""
+        return self.rows(f"""SELECT metric, value, dataset, step, timestamp, slice FROM metrics
+                             WHERE model = ? AND version = ?{where} ORDER BY metric, dataset, step""",
+                         [model, version])
+
+    def existing(self, keys: list[str]) -> set[tuple[str, int]]:
+        """The (model, version) of the ``MODEL@N`` keys that exist, in one query."""
+        if not keys:
+            return set()
+        rows = self.rows("SELECT model, version FROM _versions WHERE list_contains($keys, model || '@' || version)",
+                         {"keys": keys})
+        return {(r["model"], r["version"]) for r in rows}
+
+    def compared(self, keys: list[tuple[str, int]]) -> tuple[list[dict], list[dict]]:
+        """(headline rows, param rows) of the versions ``keys``."""
+        wanted = {"m": [m for m, _ in keys], "v": [v for _, v in keys]}
+        picked = "JOIN (SELECT unnest($m) AS model, unnest($v) AS version) USING (model, version)"
+        return (self.rows(f"SELECT * FROM headline {picked}", wanted),
+                self.rows(f"SELECT model, version, name, value FROM params {picked}", wanted))
+
+    def lineage(self, model: str, version: int) -> tuple[list[dict], list[dict]]:
+        """(upstream rows: kind, name, ref, role, sha256; children: model, version, stage) of one version."""
+        rows = self.rows("SELECT kind, name, ref, role, sha256 FROM _lineage WHERE model = ? AND version = ?",
+                         [model, version])
+        children = self.rows("""SELECT l.model, l.version, coalesce(s.stage, 'none') AS stage FROM _lineage l
+                                LEFT JOIN stages s USING (model, version)
+                                WHERE l.kind = 'parent' AND l.ref = ? ORDER BY l.model, l.version""",
+                             [f"{model}@{version}"])
+        return rows, children
+
+    def datasets(self) -> list[dict]:
+        return self.rows("""SELECT name, list(DISTINCT ref ORDER BY ref) AS refs, count(DISTINCT (model, version))
+                            AS versions FROM _lineage WHERE kind = 'dataset' GROUP BY name ORDER BY name""")
+
+    def dataset_usage(self, name: str) -> list[dict]:
+        return self.rows("""
+            SELECT l.model, l.version, l.ref AS dataset, l.role, coalesce(s.stage, 'none') AS stage,
+                   coalesce(list(DISTINCT sp.stage ORDER BY sp.stage) FILTER (WHERE sp.stage IS NOT NULL), [])
+                       AS deployed
+            FROM _lineage l LEFT JOIN stages s USING (model, version) LEFT JOIN _spans sp USING (model, version)
+            WHERE l.kind = 'dataset' AND l.name = ?
+            GROUP BY ALL ORDER BY l.model, l.version DESC, l.ref""", [name])
+
+    def requests(self, model: str | None = None) -> list[dict]:
+        where, params = ("WHERE model = ?", [model]) if model else ("", None)
+        return self.rows(f"SELECT * FROM _requests {where} ORDER BY \"at\"", params)
+
+    def history(self, model: str | None = None) -> list[dict]:
+        """Event rows, newest first (``gates`` as JSON text)."""
+        where, params = ("WHERE model = ?", [model]) if model else ("", None)
+        return self.rows(f"SELECT * FROM _events {where} ORDER BY id DESC", params)
+
+    def resolved_now(self, model: str, selector: str | None, version: int | None) -> dict | None:
+        """{version, stage, path, manifest} a reference points at in the current state, in one query over the
+        index's replayed tables (``stages``, ``aliases``: the replay ``state`` makes, done when the index was
+        built); None when it points nowhere."""
+        params: dict = {"model": model}
+        if version is not None:
+            target, params["version"] = "$version", version
+        elif selector == "latest":
+            target = "(SELECT max(version) FROM _versions WHERE model = $model)"
+        elif selector == "none":  # a version never promoted has no row in stages: the newest such one
+            target = """(SELECT max(version) FROM _versions WHERE model = $model
+                         AND version NOT IN (SELECT version FROM stages WHERE model = $model))"""
+        elif selector in self.settings.stage_names:  # the holder most recently promoted (ModelState.holder)
+            params["selector"] = selector
+            target = """(SELECT version FROM stages WHERE model = $model AND stage = $selector
+                         ORDER BY since DESC, version DESC LIMIT 1)"""
+        else:
+            params["selector"] = selector
+            target = "(SELECT version FROM aliases WHERE model = $model AND alias = $selector)"
+        rows = self.rows(f"""SELECT v.version, coalesce(s.stage, 'none') AS stage, v.path, v.manifest
+                             FROM _versions v LEFT JOIN stages s USING (model, version)
+                             WHERE v.model = $model AND v.version = {target}""", params)
+        return rows[0] if rows else None
+
     # -- lifecycle state -------------------------------------------------------------------------------
     def events(self, model: str) -> list[Event]:
         """One model's events as records, in id order."""
