@@ -1,9 +1,7 @@
 """Promotions, requests, approvals, rollbacks and aliases: the only code that writes events.
 
-``plan`` answers "what would happen if this user promoted now?" without
-writing anything; the dashboard draws its checklist and disabled buttons from
-it and ``promote`` acts on it, so the two can never disagree.  Each decision
-is made under a per-model lock on freshly refreshed state.
+Each decision is ``planning``'s, made under a per-model lock on freshly refreshed state, so what
+the dashboard shows (``planning.plan``) is what ``promote`` does.
 
 The decisions read the index through a ``Reader`` (one generation) and write through an
 ``EventWriter`` (the acting user's events); the public functions take the ``Catalog`` only to
@@ -13,44 +11,33 @@ lock, refresh and hand those out.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry_core.errors import (
-    CONFLICT,
-    GATE,
-    MISSING,
-    POLICY,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    RegistryError,
-    refusal,
-)
+from registry_core.errors import Conflict, InvalidInput, NotFound, refusal
 from registry_core.format.layout import build_path
 from registry_core.format.names import check_alias, check_name
-from registry_core.format.settings import Policy, parse_policies
 from registry_core.format.yamlio import dumps
-from registry_core.lifecycle.events import Event, ModelState, new_id, now
-from registry_core.lifecycle.gates import GateResult, Headline, evaluate
-from registry_core.lifecycle.policy import (
-    Decision,
-    from_rule,
-    may_answer,
-    may_approve,
-    may_request,
-    may_set_alias,
-    target_stage,
+from registry_core.lifecycle.events import Event, new_id, now
+from registry_core.lifecycle.planning import (  # Plan, plan, policy_for, rollback_plan: also imported from here
+    Plan,
+    plan,
+    plan_on,
+    policy_for,
+    rollback_decision,
+    rollback_plan,
+    stage_policy,
 )
-from registry_core.store.artifacts import verify_entries
+from registry_core.lifecycle.policy import may_answer, may_set_alias, target_stage
 from registry_core.store.atomic import write_once
 from registry_core.store.locking import model_lock
+
+__all__ = ["EventWriter", "Plan", "answer", "plan", "policy_for", "promote", "record_imported", "rollback",
+           "rollback_plan", "set_alias"]
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
     from registry_core.format.layout import Layout
-    from registry_core.index.reader import Reader
 
 
 @dataclass(frozen=True)
@@ -72,86 +59,6 @@ class EventWriter:
         return self.write(self.new(model, action, **fields))
 
 
-@dataclass
-class Plan:
-    """What promoting ``model@version`` to ``stage`` would do for ``user`` right now."""
-
-    model: str
-    version: int
-    stage: str
-    user: str
-    current: str
-    gates: list[GateResult] = field(default_factory=list)
-    blockers: list[Decision] = field(default_factory=list)  # why it would be refused, each with its kind
-    needs_approval: int = 0
-    force: Decision = field(default_factory=lambda: Decision(False, ""))
-    action: str = "refused"  # promote, request or refused
-
-    @property
-    def allowed(self) -> bool:
-        return self.action != "refused"
-
-    @property
-    def reason(self) -> str:
-        return "; ".join(b.reason for b in self.blockers)
-
-    @property
-    def kind(self) -> str:
-        """A conflict if any blocker is one (exit 1: nothing to decide), else the first blocker's kind."""
-        kinds = [b.kind for b in self.blockers]
-        return CONFLICT if CONFLICT in kinds else next(iter(kinds), POLICY)
-
-    def error(self) -> RegistryError:
-        """The error ``promote`` raises for this refused plan; its class comes from ``kind``."""
-        if self.kind == CONFLICT:
-            return refusal(CONFLICT, self.reason)
-        return refusal(self.kind, f"{self.model}@{self.version} -> {self.stage}: {self.reason}", self.gates)
-
-
-def policy_for(catalog: Catalog, model: str, stage: str) -> Policy:
-    """``stage_policy`` as of the catalog's current index (the dashboard asks this way)."""
-    return stage_policy(catalog.reader(refresh=False), model, stage)
-
-
-def stage_policy(reader: Reader, model: str, stage: str) -> Policy:
-    """The stage's policy for this model: model.yaml's override, else registry.yaml's, else none."""
-    policies = reader.model_policies(model)
-    if policies:
-        overrides = parse_policies(json.loads(policies), f"models/{model}/model.yaml")
-        if stage in overrides:
-            return overrides[stage]
-    return reader.settings.policies.get(stage, Policy(stage))
-
-
-def _checks(reader: Reader, model: str, version: int) -> dict[str, tuple[bool, str]]:
-    row = reader.version_file(model, version)
-    manifest = json.loads(row["manifest"])
-    results = verify_entries(reader.root / row["path"], manifest.get("artifacts") or [])
-    bad = [f"{r.path}: {r.message}" for r in results if not r.ok]
-    lineage = manifest.get("lineage") or {}
-    has_lineage = bool(lineage.get("datasets") or lineage.get("parents"))
-    description = str(manifest.get("description") or "").strip()
-    return {
-        "artifacts_verified": (not bad and bool(results),
-                               "; ".join(bad) if bad else (f"{len(results)} artifact(s) verified" if results
-                                                           else "no artifacts recorded")),
-        "has_lineage": (has_lineage, "lineage recorded" if has_lineage else "no datasets or parents recorded"),
-        "has_description": (bool(description), "has a description" if description else "no description"),
-    }
-
-
-def _evaluate(reader: Reader, state: ModelState, model: str, version: int, policy: Policy) -> list[GateResult]:
-    if not policy.gates:
-        return []
-
-    def baseline_for(stage: str) -> tuple[int | None, Headline]:
-        holder = state.holder(stage)
-        return holder, (reader.headline(model, holder) if holder is not None else {})
-
-    checks = _checks(reader, model, version) if any(g.check for g in policy.gates) else {}
-    return evaluate(policy.gates, reader.headline(model, version), reader.settings, baseline_for, checks)
-
-
 def _settings_ok(catalog: Catalog, model: str) -> None:
     """Refuse lifecycle writes while the policy they depend on cannot be read (fail closed).
 
@@ -166,64 +73,6 @@ def _settings_ok(catalog: Catalog, model: str) -> None:
     broken = reader.file_error(path)
     if broken:
         raise InvalidInput(f"{path}: {broken} (lifecycle changes of {model} are refused until it is fixed)")
-
-
-def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, force: bool = False,
-         answering: str | None = None) -> Plan:
-    """Evaluate a promotion without writing; raises only for things that do not exist.
-
-    ``answering`` is the id of the request being approved, which is not a competing request.
-    All its reads share one freshness check of the index (``Catalog.snapshot``).
-    """
-    check_name(model)
-    with catalog.snapshot():
-        return plan_on(catalog.reader(), model, version, stage, user, force, answering)
-
-
-def _exists(reader: Reader, model: str, version: int) -> None:
-    if reader.version_file(model, version) is None:
-        if not reader.version_numbers(model):
-            raise NotFound(f"model {model!r} has no versions")
-        raise NotFound(f"{model}@{version} does not exist")
-
-
-def plan_on(reader: Reader, model: str, version: int, stage: str, user: str, force: bool = False,
-            answering: str | None = None) -> Plan:
-    """``plan`` over one generation of the index."""
-    settings = reader.settings
-    stage_ok = target_stage(settings, stage)
-    if not stage_ok:
-        raise InvalidInput(stage_ok.reason)
-    _exists(reader, model, version)
-    state = reader.state(model)
-    current = state.stage(version)
-    policy = stage_policy(reader, model, stage)
-    result = Plan(model, version, stage, user, current)
-    result.force = may_approve(settings, policy, user)
-    if current == stage:
-        result.blockers.append(Decision(False, f"{model}@{version} is already in {stage}", CONFLICT))
-        return result
-    pending = [r for r in state.pending() if r.version == version and r.stage == stage and r.id != answering]
-    if pending:
-        result.blockers.append(Decision(False, f"a request for {model}@{version} -> {stage} is already pending "
-                                               f"({pending[0].id})", CONFLICT))
-        return result
-    requester = may_request(settings, policy, user)
-    origin = from_rule(policy, current)
-    result.gates = _evaluate(reader, state, model, version, policy)
-    failed = [g for g in result.gates if not g.passed]
-    result.needs_approval = policy.approvals
-    if force:
-        if not result.force:
-            result.blockers.append(Decision(False, f"--force: {result.force.reason}", result.force.kind))
-        else:
-            result.action = "promote"
-        return result
-    result.blockers.extend(d for d in (requester, origin) if not d)
-    result.blockers.extend(Decision(False, f"gate failed: {g.gate}: {g.message}", GATE) for g in failed)
-    if not result.blockers:
-        result.action = "request" if policy.approvals > 0 else "promote"
-    return result
 
 
 def _fresh(catalog: Catalog) -> Catalog:
@@ -304,26 +153,6 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
         return {"status": status, "request": request_id, "approvals": approvals, "needed": request.needed}
 
 
-def rollback_plan(catalog: Catalog, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
-    """Who may roll back, and from which version to which; the dashboard shows the reason."""
-    with catalog.snapshot():
-        return _rollback_plan(catalog.reader(), model, stage, user)
-
-
-def _rollback_plan(reader: Reader, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
-    state = reader.state(model)
-    current, previous = state.holder(stage), state.previous_holder(stage)
-    decision = may_approve(reader.settings, stage_policy(reader, model, stage), user)
-    if not decision:
-        return Decision(False, f"{decision.reason} (rollback is for approvers)", decision.kind), current, previous
-    if current is None:
-        return Decision(False, f"no version of {model} is in {stage}", MISSING), current, previous
-    if previous is None:
-        return Decision(False, f"{model}@{current} is the first version in {stage}; nothing to roll back to",
-                        MISSING), current, previous
-    return Decision(True, f"puts {model}@{previous} back in {stage} in place of v{current}"), current, previous
-
-
 def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> dict:
     _settings_ok(catalog, model)
     check_name(model)
@@ -333,7 +162,7 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
         raise InvalidInput(target_stage(catalog.settings, stage).reason)
     events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        decision, current, previous = _rollback_plan(_fresh(catalog).reader(), model, stage, events.user)
+        decision, current, previous = rollback_decision(_fresh(catalog).reader(), model, stage, events.user)
         if not decision:
             raise refusal(decision.kind, f"rollback: {decision.reason}")
         events.record(model, "promote", version=previous, stage=stage, reason=reason, rollback_of=current)
