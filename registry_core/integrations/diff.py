@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry_core.errors import InvalidInput
-from registry_core.format.layout import EVENT_SUFFIX, parse_path
+from registry_core.format.layout import EVENT_SUFFIX, MODELS_DIR, REGISTRY_FILE, parse_path
 from registry_core.formats import plain
 from registry_core.integrations.git import catalog_prefix, git, repo_root, run
 
@@ -50,7 +50,7 @@ def _base_catalog(catalog: Catalog, root: Path, prefix: str, base: str, folder: 
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(folder, filter="data")
     path = folder / prefix
-    if not (path / "registry.yaml").exists() and not (path / "models").is_dir():
+    if not (path / REGISTRY_FILE).exists() and not (path / MODELS_DIR).is_dir():
         return None
     return type(catalog)(path, user="modelreg-diff")
 

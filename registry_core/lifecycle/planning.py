@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from registry_core.errors import CONFLICT, GATE, MISSING, POLICY, InvalidInput, NotFound, RegistryError, refusal
+from registry_core.format.layout import build_path
 from registry_core.format.names import check_name
 from registry_core.format.settings import Policy, parse_policies
 from registry_core.lifecycle.events import ModelState
@@ -71,7 +72,7 @@ def stage_policy(reader: Reader, model: str, stage: str) -> Policy:
     """The stage's policy for this model: model.yaml's override, else registry.yaml's, else none."""
     policies = reader.model_policies(model)
     if policies:
-        overrides = parse_policies(json.loads(policies), f"models/{model}/model.yaml")
+        overrides = parse_policies(json.loads(policies), build_path("model", model))
         if stage in overrides:
             return overrides[stage]
     return reader.settings.policies.get(stage, Policy(stage))
