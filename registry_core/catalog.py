@@ -29,14 +29,13 @@ from registry_core.format.layout import Layout
 from registry_core.format.names import Ref, check_name, check_version, parse_ref
 from registry_core.format.settings import Settings, default_user, find_catalog
 from registry_core.format.yamlio import parse_time
-from registry_core.index import filters
-from registry_core.index.derive import events_from_rows, needed_approvals
 from registry_core.index.generation import Generation, Index, Views
+from registry_core.index.reader import Reader
 from registry_core.integrations.gitsync import committing
 from registry_core.lifecycle import actions as lifecycle
 from registry_core.lifecycle import registration as writing
 from registry_core.lifecycle.compare import Comparison, compare_versions
-from registry_core.lifecycle.events import ModelState, replay
+from registry_core.lifecycle.events import ModelState
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -154,18 +153,17 @@ class Catalog:
         """Changes whenever any file of the catalog changes: a cache key for the dashboard."""
         return self.refresh().folder.name
 
+    def reader(self, refresh: bool = True) -> Reader:
+        """The index as of now (or of this thread's open ``snapshot()``): what lifecycle, validate and
+        verify read through, instead of this facade."""
+        with self._lock:
+            if refresh or self._views is None:
+                self.refresh()
+            return Reader(self._views, self.root)
+
     def sql(self, sql: str, params: dict | list | None = None, refresh: bool = True) -> list[dict]:
         """Run internal SQL over the views; rows as dicts."""
-        if refresh or self._views is None:
-            self.refresh()
-        with self._lock:
-            cursor = self._views.cursor()
-        try:
-            result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
-            columns = [d[0] for d in result.description]
-            return [dict(zip(columns, row)) for row in result.fetchall()]
-        finally:
-            cursor.close()
+        return self.reader(refresh).rows(sql, params)
 
     @_one_refresh
     def query(self, sql: str):
@@ -226,16 +224,7 @@ class Catalog:
     @_one_refresh
     def state(self, model: str, at: dt.datetime | None = None) -> ModelState:
         """Replay one model's events (up to ``at``) into its lifecycle state."""
-        rows = self._index_events(model)
-        existing = {r["version"] for r in self.sql("SELECT version FROM _versions WHERE model = ?", [model])}
-        events = [e for e in rows if e.version is None or e.version in existing]
-        model_row = self.sql("SELECT policies FROM _model_files WHERE model = ?", [model])
-        needed = needed_approvals(self.settings, model_row[0]["policies"] if model_row else None)
-        return replay(model, events, self.settings, needed, until=at)
-
-    def _index_events(self, model: str):
-        rows = self.sql("SELECT * FROM _events WHERE model = ? ORDER BY id", [model])
-        return events_from_rows(rows).get(model, [])
+        return self.reader().state(model, at)
 
     @_one_refresh
     def resolve(self, ref: str | Ref, at: str | dt.datetime | None = None) -> dict:
@@ -245,9 +234,7 @@ class Catalog:
             return self._resolve_now(parsed)
         moment = parse_time(at, "--at")
         model = parsed.model
-        rows = self.sql("SELECT version, created_at, path, manifest FROM _versions WHERE model = ? ORDER BY version",
-                        [model])
-        rows = [r for r in rows if r["created_at"] <= moment]
+        rows = [r for r in self.reader().version_files(model) if r["created_at"] <= moment]
         if not rows:
             raise NotFound(f"model {model!r} has no versions at {moment.isoformat()}")
         by_version = {r["version"]: r for r in rows}
@@ -280,31 +267,14 @@ class Catalog:
         }
 
     def _resolve_now(self, parsed: Ref) -> dict:
-        """``resolve`` in the current state, in one query over the index's replayed tables (``stages``,
-        ``aliases``: the same replay ``state`` makes, done when the index was built) rather than
-        replaying the model's events: what CI/CD asks most ("what is in production?")."""
+        """``resolve`` in the current state from the index's replayed tables, rather than replaying the
+        model's events: what CI/CD asks most ("what is in production?")."""
         model, selector = parsed.model, parsed.selector
-        params: dict[str, Any] = {"model": model}
-        if parsed.version is not None:
-            target, params["version"] = "$version", parsed.version
-        elif selector == "latest":
-            target = "(SELECT max(version) FROM _versions WHERE model = $model)"
-        elif selector == "none":  # a version never promoted has no row in stages: the newest such one
-            target = """(SELECT max(version) FROM _versions WHERE model = $model
-                         AND version NOT IN (SELECT version FROM stages WHERE model = $model))"""
-        elif selector in self.settings.stage_names:  # the holder most recently promoted (ModelState.holder)
-            params["selector"] = selector
-            target = """(SELECT version FROM stages WHERE model = $model AND stage = $selector
-                         ORDER BY since DESC, version DESC LIMIT 1)"""
-        else:
-            params["selector"] = selector
-            target = "(SELECT version FROM aliases WHERE model = $model AND alias = $selector)"
-        rows = self.sql(f"""SELECT v.version, coalesce(s.stage, 'none') AS stage, v.path, v.manifest
-                            FROM _versions v LEFT JOIN stages s USING (model, version)
-                            WHERE v.model = $model AND v.version = {target}""", params)
-        if rows:
-            return self._resolved(model, rows[0]["version"], rows[0]["stage"], rows[0])
-        if not self.sql("SELECT 1 FROM _versions WHERE model = ? LIMIT 1", [model]):
+        reader = self.reader()
+        row = reader.resolved_now(model, selector, parsed.version)
+        if row:
+            return self._resolved(model, row["version"], row["stage"], row)
+        if not reader.version_numbers(model):
             raise NotFound(f"model {model!r} has no versions")
         if parsed.version is not None:
             raise NotFound(f"{model}@{parsed.version} does not exist")
@@ -316,35 +286,18 @@ class Catalog:
     @_one_refresh
     def models(self) -> list[dict]:
         """Every model with its latest version, version count and current stage holders."""
-        models = self.sql("""
-            SELECT m.model, m.description, m.owner, m.task, m.tags, v.latest, coalesce(v.versions, 0) AS versions
-            FROM models m
-            LEFT JOIN (SELECT model, max(version) AS latest, count(*) AS versions FROM _versions GROUP BY model) v
-                USING (model)
-            ORDER BY m.model""")
-        holders: dict[str, dict[str, list[int]]] = {}
-        # most recently promoted first, as ModelState.holders orders them; lists made by DuckDB (archived
-        # versions add up to thousands of rows in a big catalog)
-        for row in self.sql("""SELECT model, stage, list(version ORDER BY since DESC, version DESC) AS versions
-                               FROM stages GROUP BY model, stage ORDER BY model, stage"""):
-            holders.setdefault(row["model"], {})[row["stage"]] = row["versions"]
-        for row in models:
-            row["stages"] = holders.get(row["model"], {})
-            row["tags"] = json.loads(row["tags"]) if row["tags"] else {}
-        return models
+        return self.reader().models()
 
     @_one_refresh
     def versions(self, model: str) -> list[dict]:
         """One model's versions, newest first, with stage and headline metrics (``metric[dataset]`` keys)."""
         check_name(model)
-        rows = self.sql("""SELECT model, version, created_at, created_by, description, framework, stage, tags
-                           FROM versions WHERE model = ? ORDER BY version DESC""", [model])
+        reader = self.reader()
+        rows = reader.versions(model)
         if not rows:
             raise NotFound(f"model {model!r} not found")
-        for row in rows:
-            row["tags"] = json.loads(row["tags"]) if row["tags"] else {}
         by_version = {r["version"]: r for r in rows}
-        for h in self.sql("SELECT version, metric, dataset, slice, value FROM headline WHERE model = ?", [model]):
+        for h in reader.headlines(model):
             by_version[h["version"]].setdefault("metrics", {})[metric_key(h)] = h["value"]
         return rows
 
@@ -353,9 +306,9 @@ class Catalog:
         """Everything about one version: manifest, stage, aliases, headline metrics, lineage, events."""
         found = self.resolve(ref)
         model, version = found["model"], found["version"]
-        row = self.sql("SELECT * FROM _versions WHERE model = ? AND version = ?", [model, version])[0]
-        headline = self.sql("""SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?
-                               ORDER BY metric, dataset, slice""", [model, version])
+        reader = self.reader()
+        row = reader.version_file(model, version)
+        headline = reader.headlines(model, version)
         state = self.state(model)
         return {
             **found,
@@ -369,20 +322,14 @@ class Catalog:
     @_one_refresh
     def metrics(self, ref: str, curves_only: bool = False) -> list[dict]:
         found = self.resolve(ref)
-        where = " AND step IS NOT NULL" if curves_only else ""
-        return self.sql(f"""SELECT metric, value, dataset, step, timestamp, slice FROM metrics
-                            WHERE model = ? AND version = ?{where} ORDER BY metric, dataset, step""",
-                        [found["model"], found["version"]])
+        return self.reader().metrics(found["model"], found["version"], curves_only)
 
     @_one_refresh
     def compare(self, refs: list[str]) -> Comparison:
         if not refs:
             raise InvalidInput("compare: give at least one reference")
         keys = self._version_keys(refs)
-        wanted = {"m": [m for m, _ in keys], "v": [v for _, v in keys]}
-        picked = "JOIN (SELECT unnest($m) AS model, unnest($v) AS version) USING (model, version)"
-        headline = self.sql(f"SELECT * FROM headline {picked}", wanted)
-        params = self.sql(f"SELECT model, version, name, value FROM params {picked}", wanted)
+        headline, params = self.reader().compared(keys)
         return compare_versions(keys, headline, params, self.settings)
 
     def _version_keys(self, refs: list[str]) -> list[tuple[str, int]]:
@@ -390,9 +337,7 @@ class Catalog:
         (stages, aliases, latest; and missing versions, for resolve's error) resolved one by one."""
         parsed = [r if isinstance(r, Ref) else parse_ref(r) for r in refs]
         numbered = sorted({f"{p.model}@{p.version}" for p in parsed if p.version is not None})
-        found = {(r["model"], r["version"]) for r in self.sql(
-            "SELECT model, version FROM _versions WHERE list_contains($keys, model || '@' || version)",
-            {"keys": numbered})} if numbered else set()
+        found = self.reader().existing(numbered)
         keys = []
         for ref in parsed:
             if (ref.model, ref.version) in found:
@@ -407,12 +352,7 @@ class Catalog:
         """Upstream datasets and parents, downstream children of one version."""
         found = self.resolve(ref)
         model, version = found["model"], found["version"]
-        rows = self.sql("SELECT kind, name, ref, role, sha256 FROM _lineage WHERE model = ? AND version = ?",
-                        [model, version])
-        children = self.sql("""SELECT l.model, l.version, coalesce(s.stage, 'none') AS stage FROM _lineage l
-                               LEFT JOIN stages s USING (model, version)
-                               WHERE l.kind = 'parent' AND l.ref = ? ORDER BY l.model, l.version""",
-                            [f"{model}@{version}"])
+        rows, children = self.reader().lineage(model, version)
         return {
             "ref": f"{model}@{version}", "stage": found["stage"],
             "datasets": [{k: r[k] for k in ("name", "ref", "role", "sha256")} for r in rows if r["kind"] == "dataset"],
@@ -431,77 +371,59 @@ class Catalog:
             if not usage:
                 raise NotFound(f"no version used dataset {name!r} (see 'modelreg datasets')")
             return usage
-        return self.sql("""SELECT name, list(DISTINCT ref ORDER BY ref) AS refs, count(DISTINCT (model, version))
-                           AS versions FROM _lineage WHERE kind = 'dataset' GROUP BY name ORDER BY name""")
+        return self.reader().datasets()
 
     @_one_refresh
     def dataset_usage(self, name: str) -> list[dict]:
         """Every version that used dataset ``name``, with its role, current stage and every stage it has held
         (``deployed``: the stages other than archived it was ever promoted to), newest first."""
-        return self.sql("""
-            SELECT l.model, l.version, l.ref AS dataset, l.role, coalesce(s.stage, 'none') AS stage,
-                   coalesce(list(DISTINCT sp.stage ORDER BY sp.stage) FILTER (WHERE sp.stage IS NOT NULL), [])
-                       AS deployed
-            FROM _lineage l LEFT JOIN stages s USING (model, version) LEFT JOIN _spans sp USING (model, version)
-            WHERE l.kind = 'dataset' AND l.name = ?
-            GROUP BY ALL ORDER BY l.model, l.version DESC, l.ref""", [name])
+        return self.reader().dataset_usage(name)
 
     @_one_refresh
     def requests(self, model: str | None = None) -> list[dict]:
-        where, params = ("WHERE model = ?", [model]) if model else ("", None)
-        return self.sql(f"SELECT * FROM _requests {where} ORDER BY \"at\"", params)
+        return self.reader().requests(model)
 
     @_one_refresh
     def history(self, model: str | None = None) -> list[dict]:
         """The audit trail, newest first."""
-        where, params = ("WHERE model = ?", [check_name(model)]) if model else ("", None)
-        rows = self.sql(f"SELECT * FROM _events {where} ORDER BY id DESC", params)
+        rows = self.reader().history(check_name(model) if model else None)
         for row in rows:
             row["gates"] = json.loads(row["gates"]) if row["gates"] else []
         return rows
 
     @_one_refresh
     def problems(self) -> list[dict]:
-        return self.sql("SELECT path, severity, message FROM _problems ORDER BY severity, path")
+        return self.reader().problems()
 
     # -- series for charts and filters (the dashboard reads only through these) -----------------------
     @_one_refresh
     def curves(self, model: str, versions: list[int]) -> list[dict]:
         """Every stepped metric row (training curves) of these versions of ``model``."""
-        return self.sql("""SELECT version, metric, dataset, slice, step, value FROM metrics
-                           WHERE model = ? AND step IS NOT NULL AND list_contains(?, version)
-                           ORDER BY version, metric, dataset, step""", [check_name(model), list(versions)])
+        return self.reader().curves(check_name(model), list(versions))
 
     @_one_refresh
     def monitoring(self, model: str) -> list[dict]:
         """Time-stamped summary rows of ``model`` (the monitoring of deployed versions), oldest first."""
-        return self.sql("""SELECT version, metric, dataset, slice, timestamp, value FROM metrics
-                           WHERE model = ? AND timestamp IS NOT NULL AND step IS NULL
-                           ORDER BY timestamp""", [check_name(model)])
+        return self.reader().monitoring(check_name(model))
 
     @_one_refresh
     def params(self, model: str) -> list[dict]:
         """Every param of every version of ``model``: {version, name, value} (values as text)."""
-        return self.sql("SELECT version, name, value FROM params WHERE model = ? ORDER BY version, name",
-                        [check_name(model)])
+        return self.reader().params(check_name(model))
 
     @_one_refresh
     def headline_series(self) -> dict[str, list[str]]:
         """Every model's headline series, as ``metric[dataset|slice]`` keys, in one query."""
         found: dict[str, set[str]] = {}
-        for row in self.sql("SELECT DISTINCT model, metric, dataset, slice FROM headline"):
+        for row in self.reader().headline_keys():
             found.setdefault(row["model"], set()).add(metric_key(row))
         return {model: sorted(keys) for model, keys in found.items()}
 
     @_one_refresh
     def headlines(self, pairs: list[tuple[str, int]]) -> dict[tuple[str, int], dict[str, float]]:
         """Headline values of these (model, version) pairs: {(model, version): {metric_key: value}}."""
-        if not pairs:
-            return {}
-        rows = self.sql("""SELECT h.* FROM headline h JOIN (SELECT unnest($m) AS model, unnest($v) AS version)
-                           USING (model, version)""", {"m": [m for m, _ in pairs], "v": [v for _, v in pairs]})
         out: dict[tuple[str, int], dict[str, float]] = {}
-        for row in rows:
+        for row in self.reader().headlines_of(pairs) if pairs else []:
             out.setdefault((row["model"], row["version"]), {})[metric_key(row)] = row["value"]
         return out
 
@@ -509,8 +431,7 @@ class Catalog:
     def filter_versions(self, model: str, expression: str) -> list[int]:
         """Versions of ``model`` whose metrics and params match ``expression`` (see ``index.filters``),
         newest first: ``roc_auc[test] > 0.9 and optimizer = adam``."""
-        sql, params = filters.to_sql(check_name(model), filters.parse(expression))
-        return [row["version"] for row in self.sql(sql, params)]
+        return self.reader().filter_versions(check_name(model), expression)
 
     # -- writing ---------------------------------------------------------------------------------
     @committing
@@ -567,7 +488,7 @@ class Catalog:
     def validate(self) -> list[dict]:
         from registry_core.validate import validate
 
-        return validate(self)
+        return validate(self.reader())
 
     def gc(self, older_than_s: float = 3600, dry_run: bool = False, objects: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths.
@@ -588,7 +509,8 @@ class Catalog:
         (default: the catalog's ``artifacts.verify``)."""
         from registry_core.verify import verify
 
-        return verify(self, ref, deep)
+        found = self.resolve(ref) if ref is not None else None
+        return verify(self.reader(), (found["model"], found["version"]) if found else None, deep)
 
     def artifact_download(self, ref: str, limit: int = 200 * 2**20) -> dict:
         """A version's artifacts for a browser download: ``{name, size, data, uris}``.

@@ -12,20 +12,19 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING
 
-from registry_core.format.layout import EVENT_SUFFIX, build_path
+from registry_core.format.layout import EVENT_SUFFIX, Layout, build_path
 
 if TYPE_CHECKING:
-    from registry_core.catalog import Catalog
+    from registry_core.index.reader import Reader
 
 SKEW = dt.timedelta(minutes=5)
 
 
-def _event_problems(catalog: Catalog) -> list[dict]:
+def _event_problems(reader: Reader) -> list[dict]:
     problems = []
-    events = catalog.sql("""SELECT e.*, v.version IS NOT NULL AS exists FROM _events e
-                            LEFT JOIN _versions v USING (model, version)""")
+    events = reader.events_checked()
     request_ids = {(e["model"], e["id"]) for e in events if e["action"] == "request"}
-    stages = set(catalog.settings.stage_names)
+    stages = set(reader.settings.stage_names)
     for event in events:
         path = build_path("event", event["model"], file=event["id"] + EVENT_SUFFIX)
         if event["version"] is not None and not event["exists"]:
@@ -45,19 +44,18 @@ def _event_problems(catalog: Catalog) -> list[dict]:
     return problems
 
 
-def validate(catalog: Catalog) -> list[dict]:
+def validate(reader: Reader) -> list[dict]:
     """Every problem of the catalog, errors first: [{path, severity, message}]."""
-    problems = catalog.problems()
-    problems += _event_problems(catalog)
-    duplicates = catalog.sql("""SELECT model, version, metric, dataset, step, slice, count(*) AS n FROM metrics
-                                GROUP BY ALL HAVING count(*) > 1 AND step IS NOT NULL LIMIT 100""")
-    for row in duplicates:
-        folder = catalog.layout.relative(catalog.layout.metrics(row["model"], row["version"]))
+    problems = reader.problems()
+    problems += _event_problems(reader)
+    layout = Layout(reader.root)
+    for row in reader.duplicate_steps():
+        folder = layout.relative(layout.metrics(row["model"], row["version"]))
         problems.append({"path": folder, "severity": "warning",
                          "message": f"{row['n']} rows for {row['metric']} step {row['step']}"})
-    for row in catalog.sql("SELECT model, version, path, manifest FROM _versions"):
+    for row in reader.version_files():
         manifest = json.loads(row["manifest"])
-        folder = catalog.root / row["path"]
+        folder = reader.root / row["path"]
         for item in manifest.get("artifacts") or []:
             rel = item.get("path")
             if not rel or "uri" in item:  # stored by URI: `path` is only where `pull` writes it

@@ -3,7 +3,7 @@
 import pytest
 
 from registry_core import errors
-from registry_core.lifecycle import actions
+from registry_core.lifecycle import actions, planning
 from registry_core.lifecycle.policy import Decision
 
 
@@ -23,7 +23,7 @@ def test_a_model_named_like_a_policy_word_does_not_turn_not_found_into_a_refusal
 
 def test_a_policy_refusal_worded_like_a_conflict_still_exits_3(cli, empty_catalog, monkeypatch):
     empty_catalog.register("m")
-    monkeypatch.setattr(actions, "may_request", lambda *a: Decision(
+    monkeypatch.setattr(planning, "may_request", lambda *a: Decision(
         False, "a request for m@1 -> staging is already pending (reworded)"))
     result = cli("promote", "m", "1", "staging")
     assert result.code == 3 and "reworded" in result.err
@@ -44,6 +44,6 @@ def test_a_rollback_refusal_without_the_word_approver_still_exits_3(cli, empty_c
     empty_catalog.register("m")
     for version in ("1", "2"):
         assert cli("promote", "m", version, "production").code == 0
-    monkeypatch.setattr(actions, "may_approve", lambda *a: Decision(False, "no, says the reworded rule"))
+    monkeypatch.setattr(planning, "may_approve", lambda *a: Decision(False, "no, says the reworded rule"))
     result = cli("rollback", "m", "--reason", "x")
     assert result.code == 3 and "reworded rule" in result.err

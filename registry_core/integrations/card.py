@@ -134,5 +134,5 @@ def render_card(info: dict, pending: list[dict] | None = None, model_task: str |
 def model_card(catalog: Catalog, ref: str) -> str:
     """The Markdown model card of ``ref`` (what ``modelreg card`` writes and the dashboard offers)."""
     info = catalog.get(ref)
-    task = catalog.sql("SELECT task FROM models WHERE model = ?", [info["model"]])
-    return render_card(info, catalog.requests(info["model"]), task[0]["task"] if task else None)
+    model = catalog.reader().model(info["model"])
+    return render_card(info, catalog.requests(info["model"]), model["task"] if model else None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry_core.errors import InvalidInput
-from registry_core.format.layout import EVENT_SUFFIX, parse_path
+from registry_core.format.layout import EVENT_SUFFIX, MODELS_DIR, REGISTRY_FILE, parse_path
 from registry_core.formats import plain
 from registry_core.integrations.git import catalog_prefix, git, repo_root, run
 
@@ -50,15 +50,13 @@ def _base_catalog(catalog: Catalog, root: Path, prefix: str, base: str, folder: 
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(folder, filter="data")
     path = folder / prefix
-    if not (path / "registry.yaml").exists() and not (path / "models").is_dir():
+    if not (path / REGISTRY_FILE).exists() and not (path / MODELS_DIR).is_dir():
         return None
     return type(catalog)(path, user="modelreg-diff")
 
 
 def _headline(catalog: Catalog, model: str, version: int) -> dict[tuple, float]:
-    rows = catalog.sql("SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?",
-                       [model, version])
-    return {(r["metric"], r["dataset"], r["slice"]): r["value"] for r in rows}
+    return catalog.reader().headline(model, version)
 
 
 def _gates(catalog: Catalog, model: str, version: int) -> dict[str, list[dict]]:
@@ -106,12 +104,11 @@ def catalog_diff(catalog: Catalog, rev: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="modelreg-diff-") as tmp:
         before = _base_catalog(catalog, root, prefix, base, Path(tmp))
         for model, version in sorted(added_versions):
-            rows = catalog.sql("SELECT created_by, description, stage FROM versions WHERE model = ? AND version = ?",
-                               [model, version])
-            if not rows:
+            row = catalog.reader().version(model, version)
+            if row is None:
                 continue  # a manifest the index refused: validate reports it
             holder = None
-            if before is not None and before.sql("SELECT 1 FROM versions WHERE model = ? LIMIT 1", [model]):
+            if before is not None and before.reader().version_numbers(model):
                 holder = before.state(model).holder(PRODUCTION)
             baseline = _headline(before, model, holder) if holder is not None else {}
             metrics = []
@@ -122,7 +119,8 @@ def catalog_diff(catalog: Catalog, rev: str) -> dict[str, Any]:
                 better = None if not delta else (delta > 0) == (settings.goal(metric) == "max")
                 metrics.append({"metric": metric, "dataset": dataset, "slice": slice_, "value": value,
                                 "production": other, "delta": delta, "better": better})
-            new_versions.append({"ref": f"{model}@{version}", "model": model, "version": version, **rows[0],
+            summary = {k: row[k] for k in ("created_by", "description", "stage")}
+            new_versions.append({"ref": f"{model}@{version}", "model": model, "version": version, **summary,
                                  "production": f"{model}@{holder}" if holder is not None else None,
                                  "metrics": metrics, "gates": _gates(catalog, model, version)})
     history = [e for e in catalog.history() if e["id"] in events]

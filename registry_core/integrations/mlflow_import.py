@@ -249,7 +249,7 @@ def _artifacts(source: _Source, mv, mode: str, folder: Path) -> list:
 def _imported(catalog: Catalog, model: str) -> dict[str, int]:
     """``models:/NAME/N`` -> catalog version, for versions an earlier import brought in."""
     found = {}
-    for row in catalog.sql("SELECT version, manifest FROM _versions WHERE model = ?", [model]):
+    for row in catalog.reader().version_files(model):
         origin = (json.loads(row["manifest"]).get("tags") or {}).get(TAG)
         if isinstance(origin, str):
             found[origin] = row["version"]

@@ -1,131 +1,62 @@
 """Promotions, requests, approvals, rollbacks and aliases: the only code that writes events.
 
-``plan`` answers "what would happen if this user promoted now?" without
-writing anything; the dashboard draws its checklist and disabled buttons from
-it and ``promote`` acts on it, so the two can never disagree.  Each decision
-is made under a per-model lock on freshly refreshed state.
+Each decision is ``planning``'s, made under a per-model lock on freshly refreshed state, so what
+the dashboard shows (``planning.plan``) is what ``promote`` does.
+
+The decisions read the index through a ``Reader`` (one generation) and write through an
+``EventWriter`` (the acting user's events); the public functions take the ``Catalog`` only to
+lock, refresh and hand those out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from registry_core.errors import (
-    CONFLICT,
-    GATE,
-    MISSING,
-    POLICY,
-    Conflict,
-    InvalidInput,
-    NotFound,
-    RegistryError,
-    refusal,
-)
+from registry_core.errors import Conflict, InvalidInput, NotFound, refusal
+from registry_core.format.layout import build_path
 from registry_core.format.names import check_alias, check_name
-from registry_core.format.settings import Policy, parse_policies
 from registry_core.format.yamlio import dumps
-from registry_core.lifecycle.events import Event, ModelState, new_id, now
-from registry_core.lifecycle.gates import GateResult, Headline, evaluate
-from registry_core.lifecycle.policy import (
-    Decision,
-    from_rule,
-    may_answer,
-    may_approve,
-    may_request,
-    may_set_alias,
-    target_stage,
+from registry_core.lifecycle.events import Event, new_id, now
+from registry_core.lifecycle.planning import (  # Plan, plan, policy_for, rollback_plan: also imported from here
+    Plan,
+    plan,
+    plan_on,
+    policy_for,
+    rollback_decision,
+    rollback_plan,
+    stage_policy,
 )
-from registry_core.store.artifacts import verify_entries
+from registry_core.lifecycle.policy import may_answer, may_set_alias, target_stage
 from registry_core.store.atomic import write_once
 from registry_core.store.locking import model_lock
 
+__all__ = ["EventWriter", "Plan", "answer", "plan", "policy_for", "promote", "record_imported", "rollback",
+           "rollback_plan", "set_alias"]
+
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
+    from registry_core.format.layout import Layout
 
 
-@dataclass
-class Plan:
-    """What promoting ``model@version`` to ``stage`` would do for ``user`` right now."""
+@dataclass(frozen=True)
+class EventWriter:
+    """Writes ``user``'s events into one catalog, each once (``write_once``: an id never exists twice)."""
 
-    model: str
-    version: int
-    stage: str
+    layout: Layout
     user: str
-    current: str
-    gates: list[GateResult] = field(default_factory=list)
-    blockers: list[Decision] = field(default_factory=list)  # why it would be refused, each with its kind
-    needs_approval: int = 0
-    force: Decision = field(default_factory=lambda: Decision(False, ""))
-    action: str = "refused"  # promote, request or refused
 
-    @property
-    def allowed(self) -> bool:
-        return self.action != "refused"
+    def new(self, model: str, action: str, **fields) -> Event:
+        moment = now()
+        return Event(id=new_id(moment), at=moment, by=self.user, model=model, action=action, **fields)
 
-    @property
-    def reason(self) -> str:
-        return "; ".join(b.reason for b in self.blockers)
+    def write(self, event: Event) -> Event:
+        write_once(self.layout.events(event.model) / f"{event.id}.yaml", dumps(event.to_yaml_dict()))
+        return event
 
-    @property
-    def kind(self) -> str:
-        """A conflict if any blocker is one (exit 1: nothing to decide), else the first blocker's kind."""
-        kinds = [b.kind for b in self.blockers]
-        return CONFLICT if CONFLICT in kinds else next(iter(kinds), POLICY)
-
-    def error(self) -> RegistryError:
-        """The error ``promote`` raises for this refused plan; its class comes from ``kind``."""
-        if self.kind == CONFLICT:
-            return refusal(CONFLICT, self.reason)
-        return refusal(self.kind, f"{self.model}@{self.version} -> {self.stage}: {self.reason}", self.gates)
-
-
-def policy_for(catalog: Catalog, model: str, stage: str) -> Policy:
-    """The stage's policy for this model: model.yaml's override, else registry.yaml's, else none."""
-    rows = catalog.sql("SELECT policies FROM _model_files WHERE model = ?", [model], refresh=False)
-    if rows and rows[0]["policies"]:
-        overrides = parse_policies(json.loads(rows[0]["policies"]), f"models/{model}/model.yaml")
-        if stage in overrides:
-            return overrides[stage]
-    return catalog.settings.policies.get(stage, Policy(stage))
-
-
-def _headline(catalog: Catalog, model: str, version: int) -> Headline:
-    rows = catalog.sql("SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?",
-                       [model, version], refresh=False)
-    return {(r["metric"], r["dataset"], r["slice"]): r["value"] for r in rows}
-
-
-def _checks(catalog: Catalog, model: str, version: int) -> dict[str, tuple[bool, str]]:
-    row = catalog.sql("SELECT path, manifest FROM _versions WHERE model = ? AND version = ?", [model, version],
-                      refresh=False)[0]
-    manifest = json.loads(row["manifest"])
-    results = verify_entries(catalog.root / row["path"], manifest.get("artifacts") or [], catalog.settings.artifacts)
-    bad = [f"{r.path}: {r.message}" for r in results if not r.ok]
-    lineage = manifest.get("lineage") or {}
-    has_lineage = bool(lineage.get("datasets") or lineage.get("parents"))
-    description = str(manifest.get("description") or "").strip()
-    return {
-        "artifacts_verified": (not bad and bool(results),
-                               "; ".join(bad) if bad else (f"{len(results)} artifact(s) verified" if results
-                                                           else "no artifacts recorded")),
-        "has_lineage": (has_lineage, "lineage recorded" if has_lineage else "no datasets or parents recorded"),
-        "has_description": (bool(description), "has a description" if description else "no description"),
-    }
-
-
-def _evaluate(catalog: Catalog, state: ModelState, model: str, version: int, policy: Policy) -> list[GateResult]:
-    if not policy.gates:
-        return []
-
-    def baseline_for(stage: str) -> tuple[int | None, Headline]:
-        holder = state.holder(stage)
-        return holder, (_headline(catalog, model, holder) if holder is not None else {})
-
-    checks = _checks(catalog, model, version) if any(g.check for g in policy.gates) else {}
-    return evaluate(policy.gates, _headline(catalog, model, version), catalog.settings, baseline_for, checks)
+    def record(self, model: str, action: str, **fields) -> Event:
+        return self.write(self.new(model, action, **fields))
 
 
 def _settings_ok(catalog: Catalog, model: str) -> None:
@@ -134,78 +65,19 @@ def _settings_ok(catalog: Catalog, model: str) -> None:
     That is a broken registry.yaml, or a broken model.yaml: its policies could be stricter than the
     catalog's, so falling back to the catalog's would let through what the model's owners forbid.
     """
-    errors = [p for p in catalog.refresh().settings_problems if p[1] == "error"]
+    reader = catalog.reader()
+    errors = [p for p in reader.settings_problems if p[1] == "error"]
     if errors:
         raise InvalidInput(f"{errors[0][0]}: {errors[0][2]}")
-    path = f"models/{check_name(model)}/model.yaml"
-    broken = catalog.sql("SELECT message FROM _problems WHERE path = ? AND severity = 'error' LIMIT 1", [path],
-                         refresh=False)
+    path = build_path("model", check_name(model))
+    broken = reader.file_error(path)
     if broken:
-        raise InvalidInput(f"{path}: {broken[0]['message']} (lifecycle changes of {model} are refused until it "
-                           "is fixed)")
-
-
-def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, force: bool = False,
-         answering: str | None = None) -> Plan:
-    """Evaluate a promotion without writing; raises only for things that do not exist.
-
-    ``answering`` is the id of the request being approved, which is not a competing request.
-    All its reads share one freshness check of the index (``Catalog.snapshot``).
-    """
-    check_name(model)
-    with catalog.snapshot():
-        return _plan(catalog, model, version, stage, user, force, answering)
-
-
-def _plan(catalog: Catalog, model: str, version: int, stage: str, user: str, force: bool,
-          answering: str | None) -> Plan:
-    stage_ok = target_stage(catalog.settings, stage)
-    if not stage_ok:
-        raise InvalidInput(stage_ok.reason)
-    catalog.resolve(f"{model}@{version}")
-    state = catalog.state(model)
-    current = state.stage(version)
-    policy = policy_for(catalog, model, stage)
-    result = Plan(model, version, stage, user, current)
-    result.force = may_approve(catalog.settings, policy, user)
-    if current == stage:
-        result.blockers.append(Decision(False, f"{model}@{version} is already in {stage}", CONFLICT))
-        return result
-    pending = [r for r in state.pending() if r.version == version and r.stage == stage and r.id != answering]
-    if pending:
-        result.blockers.append(Decision(False, f"a request for {model}@{version} -> {stage} is already pending "
-                                               f"({pending[0].id})", CONFLICT))
-        return result
-    requester = may_request(catalog.settings, policy, user)
-    origin = from_rule(policy, current)
-    result.gates = _evaluate(catalog, state, model, version, policy)
-    failed = [g for g in result.gates if not g.passed]
-    result.needs_approval = policy.approvals
-    if force:
-        if not result.force:
-            result.blockers.append(Decision(False, f"--force: {result.force.reason}", result.force.kind))
-        else:
-            result.action = "promote"
-        return result
-    result.blockers.extend(d for d in (requester, origin) if not d)
-    result.blockers.extend(Decision(False, f"gate failed: {g.gate}: {g.message}", GATE) for g in failed)
-    if not result.blockers:
-        result.action = "request" if policy.approvals > 0 else "promote"
-    return result
+        raise InvalidInput(f"{path}: {broken} (lifecycle changes of {model} are refused until it is fixed)")
 
 
 def _fresh(catalog: Catalog) -> Catalog:
     """A view of the catalog outside any caller's ``snapshot()``: decisions under the lock see the files now."""
     return catalog.as_user(catalog.user)
-
-
-def _write(catalog: Catalog, event: Event) -> None:
-    write_once(catalog.layout.events(event.model) / f"{event.id}.yaml", dumps(event.to_yaml_dict()))
-
-
-def _event(catalog: Catalog, model: str, action: str, **fields) -> Event:
-    moment = now()
-    return Event(id=new_id(moment), at=moment, by=catalog.user, model=model, action=action, **fields)
 
 
 def record_imported(catalog: Catalog, model: str, action: str, at: dt.datetime, reason: str, **fields) -> Event:
@@ -222,8 +94,7 @@ def record_imported(catalog: Catalog, model: str, action: str, at: dt.datetime, 
         raise InvalidInput(f"importers record promote and alias events, not {action!r}")
     event = Event(id=new_id(at), at=at.astimezone(dt.UTC), by=catalog.user, model=model, action=action,
                   reason=reason, **fields)
-    _write(catalog, event)
-    return event
+    return EventWriter(catalog.layout, catalog.user).write(event)
 
 
 def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str | None = None,
@@ -232,20 +103,17 @@ def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str 
     _settings_ok(catalog, model)
     if force and not (reason and reason.strip()):
         raise InvalidInput("--force needs a --reason saying why the policy is overridden")
+    events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        catalog = _fresh(catalog)
-        result = plan(catalog, model, version, stage, catalog.user, force)
+        result = plan_on(_fresh(catalog).reader(), model, version, stage, events.user, force)
         gates = tuple(g.to_dict() for g in result.gates)
         if not result.allowed:
             raise result.error()
         if result.action == "request":
-            event = _event(catalog, model, "request", version=version, stage=stage, reason=reason, gates=gates,
-                           approvals_needed=result.needs_approval)
-            _write(catalog, event)
+            event = events.record(model, "request", version=version, stage=stage, reason=reason, gates=gates,
+                                  approvals_needed=result.needs_approval)
             return {"status": "pending", "request": event.id, "gates": list(gates)}
-        event = _event(catalog, model, "promote", version=version, stage=stage, reason=reason, gates=gates,
-                       forced=force)
-        _write(catalog, event)
+        events.record(model, "promote", version=version, stage=stage, reason=reason, gates=gates, forced=force)
         return {"status": "promoted", "request": None, "gates": list(gates)}
 
 
@@ -253,53 +121,36 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
     """approve / reject / cancel a pending request; the last needed approval promotes."""
     _settings_ok(catalog, model)
     check_name(model)
+    events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        catalog = _fresh(catalog)
-        catalog.refresh()
-        state = catalog.state(model)
+        reader = _fresh(catalog).reader()
+        state = reader.state(model)
         request = state.requests.get(request_id)
         if request is None:
             raise NotFound(f"no request {request_id!r} for model {model!r}")
         if request.status != "pending":
             raise Conflict(f"request {request_id} is {request.status}, not pending")
-        policy = policy_for(catalog, model, request.stage)
-        decision = may_answer(catalog.settings, policy, request, catalog.user, action)
+        policy = stage_policy(reader, model, request.stage)
+        decision = may_answer(reader.settings, policy, request, events.user, action)
         if not decision:
             raise refusal(decision.kind, f"{action} {request_id}: {decision.reason}")
         gates: tuple = ()
         completes = action == "approve" and len(request.approvals) + 1 >= request.needed
         if completes:
-            result = plan(catalog, model, request.version, request.stage, request.by, answering=request_id)
+            result = plan_on(reader, model, request.version, request.stage, request.by, answering=request_id)
             if result.blockers:
                 raise refusal(result.kind, f"approving {request_id} would promote {model}@{request.version} to "
                                            f"{request.stage}, but: {result.reason}", result.gates)
             gates = tuple(g.to_dict() for g in result.gates)
-        _write(catalog, _event(catalog, model, action, version=request.version, stage=request.stage,
-                               request=request_id, reason=reason))
+        events.record(model, action, version=request.version, stage=request.stage, request=request_id, reason=reason)
         if completes:
-            _write(catalog, _event(catalog, model, "promote", version=request.version, stage=request.stage,
-                                   request=request_id, reason=reason or request.reason, gates=gates))
+            events.record(model, "promote", version=request.version, stage=request.stage, request=request_id,
+                          reason=reason or request.reason, gates=gates)
             status = "promoted"
         else:
             status = {"approve": "pending", "reject": "rejected", "cancel": "cancelled"}[action]
         approvals = len(request.approvals) + (1 if action == "approve" else 0)
         return {"status": status, "request": request_id, "approvals": approvals, "needed": request.needed}
-
-
-def rollback_plan(catalog: Catalog, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
-    """Who may roll back, and from which version to which; the dashboard shows the reason."""
-    with catalog.snapshot():
-        state = catalog.state(model)
-        current, previous = state.holder(stage), state.previous_holder(stage)
-        decision = may_approve(catalog.settings, policy_for(catalog, model, stage), user)
-        if not decision:
-            return Decision(False, f"{decision.reason} (rollback is for approvers)", decision.kind), current, previous
-        if current is None:
-            return Decision(False, f"no version of {model} is in {stage}", MISSING), current, previous
-        if previous is None:
-            return Decision(False, f"{model}@{current} is the first version in {stage}; nothing to roll back to",
-                            MISSING), current, previous
-        return Decision(True, f"puts {model}@{previous} back in {stage} in place of v{current}"), current, previous
 
 
 def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> dict:
@@ -309,14 +160,12 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
         raise InvalidInput("rollback needs a --reason")
     if not target_stage(catalog.settings, stage):
         raise InvalidInput(target_stage(catalog.settings, stage).reason)
+    events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        catalog = _fresh(catalog)
-        catalog.refresh()
-        decision, current, previous = rollback_plan(catalog, model, stage, catalog.user)
+        decision, current, previous = rollback_decision(_fresh(catalog).reader(), model, stage, events.user)
         if not decision:
             raise refusal(decision.kind, f"rollback: {decision.reason}")
-        _write(catalog, _event(catalog, model, "promote", version=previous, stage=stage, reason=reason,
-                               rollback_of=current))
+        events.record(model, "promote", version=previous, stage=stage, reason=reason, rollback_of=current)
         return {"status": "rolled back", "model": model, "stage": stage, "version": previous, "replaced": current}
 
 
@@ -339,6 +188,6 @@ def set_alias(catalog: Catalog, model: str, version, name: str, remove: bool = F
             number = catalog.resolve(f"{model}@{version}")["version"]
             if state.aliases.get(alias, (None,))[0] == number:
                 raise Conflict(f"alias {alias} already points at {model}@{number}")
-        _write(catalog, _event(catalog, model, "alias", version=number, alias=alias))
+        EventWriter(catalog.layout, catalog.user).record(model, "alias", version=number, alias=alias)
         return {"model": model, "alias": alias, "version": number}
 
