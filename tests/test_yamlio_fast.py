@@ -286,3 +286,26 @@ def test_generated_documents_with_aliases_load_as_with_the_stock_loader(tree):
     with mock.patch.object(yamlio, "MAX_NODES", 300):  # cycles reach the cap sooner
         for text in _texts(tree):
             check(text)
+
+
+@mock.patch.object(yamlio, "MAX_CHARS", 1000)  # the real cap (1,000,000) works the same
+def test_text_cap_counts_aliases_expanded_like_the_stock_walk():
+    """Under the node cap, a few references to a long string still expand to too much text."""
+    refs = lambda n: "a: &a " + "x" * 100 + "\nb: [" + ", ".join(["*a"] * n) + "]\n"  # noqa: E731
+    assert check(refs(8)) and len(yamlio.loads(refs(8).encode(), PATH)["b"]) == 8  # 902 characters
+    over = refs(9).encode()  # 1,002 characters, 12 nodes
+    assert outcome(yamlio.loads, over) == outcome(stock_loads, over)
+    with pytest.raises(InvalidInput, match="more than 1000 characters of text"):
+        yamlio.loads(over, PATH)
+    merged = ("p: &p {k: " + "y" * 400 + "}\nq: [{<<: *p}, {<<: *p}]\n").encode()  # the stock path's walk
+    with pytest.raises(InvalidInput, match="characters of text"):
+        yamlio.loads(merged, PATH)
+
+
+@pytest.mark.parametrize("text", ["[" * 1_500 + "]" * 1_500, "{a: " * 1_500 + "1" + "}" * 1_500,
+                                  "".join(" " * i + f"k{i}:\n" for i in range(1_100)), "- " * 1_500 + "x\n"])
+def test_deep_nesting_is_refused_in_our_words_whatever_libyamls_own_limit(text):
+    """libyaml >= 0.2.6 (PyYAML 6.0.4) stops at 1,000 levels with its own message; ours must come first."""
+    with pytest.raises(InvalidInput, match="nested more than 200 levels deep"):
+        yamlio.loads(text.encode(), PATH)
+    assert yamlio.loads(("[" * 200 + "]" * 200).encode(), PATH) is not None

@@ -62,6 +62,11 @@ def add_figure(name: str, value: int | float) -> None:
     _FIGURES[name] = _FIGURES.get(name, 0) + value  # type: ignore[operator]
 
 
+def max_figure(name: str, value: int | float) -> None:
+    """A figure that keeps the largest value recorded (a peak, the slowest run)."""
+    _FIGURES[name] = max(_FIGURES.get(name, value), value)  # type: ignore[type-var]
+
+
 _START = time.monotonic()
 
 
