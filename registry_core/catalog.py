@@ -153,17 +153,35 @@ class Catalog:
         return self.refresh().folder.name
 
     def sql(self, sql: str, params: dict | list | None = None, refresh: bool = True) -> list[dict]:
-        """Run internal SQL over the views; rows as dicts."""
-        if refresh or self._views is None:
-            self.refresh()
+        """Run internal SQL over the views; rows as dicts.
+
+        A read that fails on a damaged index file (one the first-open check cannot see: damage inside a
+        Parquet file) has the index rebuilt and is run once more.
+        """
+        for attempt in (1, 2):
+            if refresh or self._views is None or attempt == 2:
+                self.refresh()
+            with self._lock:
+                cursor, generation = self._views.cursor(), self._views.generation
+            try:
+                result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
+                columns = [d[0] for d in result.description]
+                return [dict(zip(columns, row)) for row in result.fetchall()]
+            except duckdb.Error as exc:
+                if attempt == 2 or not self._damaged(generation, exc):
+                    raise
+            finally:
+                cursor.close()
+        raise AssertionError("unreachable")
+
+    def _damaged(self, generation: Generation, exc: Exception) -> bool:
+        """True if ``exc`` comes from a file of ``generation`` (then forgotten: the next refresh rebuilds)."""
+        if str(generation.folder) not in str(exc):
+            return False
         with self._lock:
-            cursor = self._views.cursor()
-        try:
-            result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)
-            columns = [d[0] for d in result.description]
-            return [dict(zip(columns, row)) for row in result.fetchall()]
-        finally:
-            cursor.close()
+            self._index.forget(generation.folder, str(exc).splitlines()[0])
+            self._generation = None
+        return True
 
     @_one_refresh
     def query(self, sql: str):
@@ -188,14 +206,24 @@ class Catalog:
         kind = statements[0].type.name
         if kind != "SELECT":
             raise InvalidInput(f"query is read-only: {kind} statements are not allowed (only SELECT over the views)")
-        generation = self.refresh()
-        con = duckdb.connect(":memory:")
-        try:
+        def copy_views(con: duckdb.DuckDBPyConnection, generation: Generation) -> None:
             create_views(con, generation)
             con.execute("CREATE SCHEMA public_views")
             for view in PUBLIC_VIEWS:
                 if re.search(rf"\b{view}\b", sql, re.IGNORECASE):
                     con.execute(f"CREATE TABLE public_views.{view} AS SELECT * FROM main.{view}")
+
+        generation = self.refresh()
+        con = duckdb.connect(":memory:")
+        try:
+            try:
+                copy_views(con, generation)
+            except duckdb.Error as exc:  # a damaged index file: rebuilt, then once more
+                if not self._damaged(generation, exc):
+                    raise
+                con.close()
+                con = duckdb.connect(":memory:")
+                copy_views(con, self.refresh())
             con.execute("SET search_path = 'public_views'")
             con.execute("SET temp_directory = ''")  # never spill to disk: a query writes nothing
             con.execute(f"SET memory_limit = '{QUERY_MEMORY}'")
