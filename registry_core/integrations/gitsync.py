@@ -146,7 +146,7 @@ def _pending(catalog: Catalog, root: Path, prefix: str) -> list[str]:
         if not path.startswith(prefix):
             continue
         rel = path[len(prefix):]
-        if is_temporary(PurePosixPath(rel).name) or rel.startswith(".modelreg/"):
+        if is_temporary(PurePosixPath(rel).name) or rel == ".modelreg" or rel.startswith(".modelreg/"):
             continue
         match = PATH_RE.match(rel)
         if match and match["version"] and not (catalog.root / f"models/{match['model']}/versions/"

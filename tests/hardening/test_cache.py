@@ -328,3 +328,14 @@ def test_a_real_read_only_bind_mount(cli, fraud_builder, tmp_path):
     assert (tmp / "write-code").read_text().strip() == "1"
     assert "read-only" in (tmp / "write-err").read_text()
     add_figure("read-only bind mount: commands checked", len(READS) + 1)
+
+
+def test_git_ignores_a_modelreg_link_in_a_new_catalog(empty_catalog, tmp_path):
+    """The ignore rule written by ``init`` matches a link too (``.modelreg/`` matched only folders)."""
+    root = empty_catalog.root
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / ".modelreg").rename(tmp_path / "old-cache") if (root / ".modelreg").exists() else None
+    (root / ".modelreg").symlink_to(tmp_path, target_is_directory=True)
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, check=True,
+                            capture_output=True, text=True).stdout
+    assert ".modelreg" not in status and "registry.yaml" in status
