@@ -367,6 +367,22 @@ def check_generation(folder: Path, tables: Mapping[str, list[str]]) -> None:
         raise DamagedCache("structure.json: not a list of problems")
 
 
+def _damaged_if_unreadable(read, folder: Path):
+    """``read(folder)``, with a file that is there but unreadable reported as ``DamagedCache`` (a missing
+    one is not damage: another process may have collected an old generation)."""
+    try:
+        return read(folder)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
+        raise DamagedCache(f"{folder.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                           ) from None
+
+
+def _state_file(folder: Path, name: str) -> pa.Table:
+    return _damaged_if_unreadable(lambda f: _read_arrow(f / name), folder)
+
+
 def _rebuilt(reason: str) -> None:
     warnings.warn(f"the index cache was damaged ({reason}); rebuilt it from the catalog", CacheRebuilt,
                   stacklevel=4)
@@ -447,7 +463,7 @@ class Index:
         memo = _MEMOS.get(str(self.layout.root))
         if memo is None or memo.name != folder.name:
             self._check(folder)
-            dirs, files = _read_arrow(folder / "dirs.arrow"), _read_arrow(folder / "files.arrow")
+            dirs, files = _state_file(folder, "dirs.arrow"), _state_file(folder, "files.arrow")
             quick = {"dirs": dirs["path"].to_pylist(), "dir_ctime": dirs["ctime"].to_pylist(),
                      "files": files["path"].to_pylist(), "file_ctime": files["ctime"].to_pylist()}
             memo = _Memo.of(self.layout.root, folder.name, quick, None)
@@ -498,7 +514,7 @@ class Index:
                 if dirs_now == memo.dir_ctime and files_now == memo.file_ctime:
                     return Generation(folder, meta["tables"], settings, settings_problems)
                 if memo.state is None:
-                    memo.state = _State.load(folder)
+                    memo.state = _damaged_if_unreadable(_State.load, folder)
                 state = memo.state
             except DamagedCache as exc:
                 _DAMAGED.add(folder.name)
