@@ -159,11 +159,23 @@ class Catalog:
         with self._lock:
             if refresh or self._views is None:
                 self.refresh()
-            return Reader(self._views, self.root)
+            return Reader(self._views, self.root, self._recover)
 
     def sql(self, sql: str, params: dict | list | None = None, refresh: bool = True) -> list[dict]:
-        """Run internal SQL over the views; rows as dicts."""
+        """Run internal SQL over the views; rows as dicts (through a ``Reader``, which rebuilds a damaged
+        index once, see ``_recover``)."""
         return self.reader(refresh).rows(sql, params)
+
+    def _recover(self, generation: Generation, exc: Exception) -> Views | None:
+        """A read failed with ``exc``: if it comes from a file of ``generation`` (damage inside a Parquet
+        file, which the first-open check cannot see), forget it and return freshly built views; else None."""
+        if str(generation.folder) not in str(exc):
+            return None
+        with self._lock:
+            self._index.forget(generation.folder, str(exc).splitlines()[0])
+            self._generation = None
+        self.refresh()
+        return self._views
 
     @_one_refresh
     def query(self, sql: str):
@@ -188,14 +200,24 @@ class Catalog:
         kind = statements[0].type.name
         if kind != "SELECT":
             raise InvalidInput(f"query is read-only: {kind} statements are not allowed (only SELECT over the views)")
-        generation = self.refresh()
-        con = duckdb.connect(":memory:")
-        try:
+        def copy_views(con: duckdb.DuckDBPyConnection, generation: Generation) -> None:
             create_views(con, generation)
             con.execute("CREATE SCHEMA public_views")
             for view in PUBLIC_VIEWS:
                 if re.search(rf"\b{view}\b", sql, re.IGNORECASE):
                     con.execute(f"CREATE TABLE public_views.{view} AS SELECT * FROM main.{view}")
+
+        generation = self.refresh()
+        con = duckdb.connect(":memory:")
+        try:
+            try:
+                copy_views(con, generation)
+            except duckdb.Error as exc:  # a damaged index file: rebuilt, then once more
+                if not self._damaged(generation, exc):
+                    raise
+                con.close()
+                con = duckdb.connect(":memory:")
+                copy_views(con, self.refresh())
             con.execute("SET search_path = 'public_views'")
             con.execute("SET temp_directory = ''")  # never spill to disk: a query writes nothing
             con.execute(f"SET memory_limit = '{QUERY_MEMORY}'")

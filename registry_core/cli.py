@@ -9,10 +9,12 @@ imported only by the commands that need them, so ``resolve`` starts fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from registry_core import formats
 from registry_core.catalog import Catalog, metric_key
 from registry_core.errors import InvalidInput, NotFound, PolicyRefused, RegistryError
 from registry_core.format.metrics import parse_metric_args, read_input_file
+from registry_core.index.generation import CacheRebuilt
 
 
 def _kv(items: list[str] | None, what: str) -> dict[str, Any]:
@@ -595,7 +598,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unwritable(exc: OSError, catalog: str | None) -> str:
+    """One line for a write that the file system refused (reads still work: the index goes to temp)."""
+    where = catalog or "the catalog"
+    if exc.errno == errno.EROFS:
+        return f"{where} is read-only ({exc.filename}: {exc.strerror}); it can be read, not written"
+    return f"no space left for {where} ({exc.filename}: {exc.strerror}); the write did not complete"
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", CacheRebuilt)  # the core says it once per damage found
+        warnings.showwarning = _one_line_warning
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -616,6 +638,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.traceback:
             raise
+        if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+            print(f"error: {_unwritable(exc, args.catalog)}", file=sys.stderr)
+            return 1
         print(f"error: unexpected {type(exc).__name__}: {exc} (run with --traceback for details)", file=sys.stderr)
         return 1
 

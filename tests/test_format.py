@@ -174,7 +174,7 @@ def test_written_events_are_yaml_named_by_their_sortable_id(written):
 
 def test_init_writes_registry_yaml_and_gitignore(empty_catalog):
     root = empty_catalog.root
-    assert (root / ".gitignore").read_text().strip() == ".modelreg/"
+    assert (root / ".gitignore").read_text().strip() == ".modelreg"
     registry = yaml.safe_load((root / "registry.yaml").read_text())
     assert registry["format"] == 1 and registry["name"] == "Test catalog"
     assert "#" in (root / "registry.yaml").read_text()   # commented

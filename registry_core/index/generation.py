@@ -39,6 +39,7 @@ import secrets
 import shutil
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from registry_core.format.layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
+from registry_core.format.layout import CACHE_DIR, MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
 from registry_core.format.settings import Settings, load_settings
 from registry_core.index import db, extract, scan, yamlrows
 from registry_core.index.derive import (
@@ -65,6 +66,7 @@ from registry_core.index.derive import (
 )
 from registry_core.index.tables import SCHEMAS
 from registry_core.store.atomic import write_replace
+from registry_core.store.cachedir import UNWRITABLE, cache_problem, private_cache
 
 INDEX_FORMAT = 6
 MAX_BATCHES = 6
@@ -302,6 +304,69 @@ def _read_arrow(path: Path) -> pa.Table:
     return table
 
 
+class DamagedCache(ValueError):
+    """A file of a generation cannot be read (truncated, overwritten): the index is rebuilt from the catalog."""
+
+
+class CacheRebuilt(UserWarning):
+    """Issued once when a damaged index was found and rebuilt (the CLI prints it as one line on stderr)."""
+
+
+#: generations found damaged by this process: never read or built upon again
+_DAMAGED: set[str] = set()
+
+
+def check_parquet(path: Path) -> None:
+    """Raise ``DamagedCache`` unless ``path``'s footer reads (a truncated or overwritten file fails)."""
+    try:
+        pq.read_metadata(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise DamagedCache(f"{path.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def check_generation(folder: Path, tables: Mapping[str, list[str]]) -> None:
+    """Raise ``DamagedCache`` unless every file a reader of ``folder`` needs can be read.
+
+    Done once per process and generation (on the first open), so a damaged cache means a rebuild rather
+    than every command failing with "unexpected ...": the footer of each Parquet file (a few dozen)
+    and ``structure.json``.
+    """
+    names = [s for segments in tables.values() for s in segments]
+    names += [f"{n}.parquet" for n in DERIVED if n != "headline"]
+    names += [headline_file(b) for b in range(HEADLINE_BUCKETS)]
+    for name in names:
+        check_parquet(folder / name)
+    try:
+        structure = json.loads((folder / "structure.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise DamagedCache(f"structure.json: {exc}") from None
+    if not isinstance(structure, list) or not all(
+            isinstance(p, dict) and all(isinstance(p.get(k), str) for k in ("path", "severity", "message"))
+            for p in structure):
+        raise DamagedCache("structure.json: not a list of problems")
+
+
+def _damaged_if_unreadable(read, folder: Path):
+    """``read(folder)``, with a file that is there but unreadable reported as ``DamagedCache`` (a missing
+    one is not damage: another process may have collected an old generation)."""
+    try:
+        return read(folder)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
+        raise DamagedCache(f"{folder.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                           ) from None
+
+
+def _state_file(folder: Path, name: str) -> pa.Table:
+    return _damaged_if_unreadable(lambda f: _read_arrow(f / name), folder)
+
+
+def _rebuilt(reason: str) -> None:
+    warnings.warn(f"the index cache was damaged ({reason}); rebuilt it from the catalog", CacheRebuilt,
+                  stacklevel=4)
+
+
 @dataclass
 class _Memo:
     """This process's copy of the latest generation's state: a refresh that finds it current skips
@@ -334,13 +399,19 @@ class Index:
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self.base = layout.cache / "index"
+        #: why the catalog's .modelreg is refused (None: it is ours); reported as a problem of the catalog
+        self.cache_problem = cache_problem(layout.cache)
+        self._use(layout.cache if self.cache_problem is None else private_cache(layout.root))
+
+    def _use(self, cache: Path) -> None:
+        self.cache = cache
+        self.base = cache / "index"
 
     # -- reading the current generation -------------------------------------------------------
     def _current(self) -> tuple[Path, dict] | None:
         try:
             name = (self.base / "CURRENT").read_text().strip()
-            if not re.fullmatch(r"g-\d+-[0-9a-f]+", name):
+            if not re.fullmatch(r"g-\d+-[0-9a-f]+", name) or name in _DAMAGED:
                 return None
             meta = json.loads((self.base / name / "meta.json").read_text())
         except (OSError, ValueError):
@@ -370,20 +441,49 @@ class Index:
     def _memo(self, folder: Path) -> _Memo:
         memo = _MEMOS.get(str(self.layout.root))
         if memo is None or memo.name != folder.name:
-            dirs, files = _read_arrow(folder / "dirs.arrow"), _read_arrow(folder / "files.arrow")
+            self._check(folder)
+            dirs, files = _state_file(folder, "dirs.arrow"), _state_file(folder, "files.arrow")
             quick = {"dirs": dirs["path"].to_pylist(), "dir_ctime": dirs["ctime"].to_pylist(),
                      "files": files["path"].to_pylist(), "file_ctime": files["ctime"].to_pylist()}
             memo = _Memo.of(self.layout.root, folder.name, quick, None)
             _MEMOS[str(self.layout.root)] = memo
         return memo
 
+    def _check(self, folder: Path) -> None:
+        """``check_generation`` of the current generation, read from its own meta.json."""
+        meta = json.loads((folder / "meta.json").read_text())
+        check_generation(folder, meta["tables"])
+
+    def forget(self, folder: Path, reason: str) -> None:
+        """A reader found ``folder`` damaged: the next refresh builds anew, and says so once."""
+        _DAMAGED.add(folder.name)
+        _MEMOS.pop(str(self.layout.root), None)
+        _rebuilt(reason)
+
     def refresh(self) -> Generation:
         """Bring the index up to date with the files and return the current generation.
 
         One stat of every known folder and file decides; when nothing moved, nothing is read or written.
+        A catalog that cannot be written (a read-only mount, a full disk) is indexed in this user's temp
+        folder instead, so it can still be read.
         """
+        self.cache_problem = cache_problem(self.layout.cache)  # (a link can appear while a dashboard runs)
+        if self.cache_problem is not None and self.cache == self.layout.cache:
+            self._use(private_cache(self.layout.root))
+        try:
+            return self._refresh()
+        except OSError as exc:
+            if exc.errno not in UNWRITABLE or self.cache != self.layout.cache:
+                raise
+        self._use(private_cache(self.layout.root))
+        return self._refresh()
+
+    def _refresh(self) -> Generation:
         clock = self._clock()
         settings, settings_problems = load_settings(self.layout)
+        if self.cache_problem is not None:
+            settings_problems = [*settings_problems, (CACHE_DIR, "error", f"{self.cache_problem} (the index is kept "
+                                                                          "in a temporary folder; writes are refused)")]
         current = self._current()
         if current is not None:
             folder, meta = current
@@ -393,8 +493,12 @@ class Index:
                 if dirs_now == memo.dir_ctime and files_now == memo.file_ctime:
                     return Generation(folder, meta["tables"], settings, settings_problems)
                 if memo.state is None:
-                    memo.state = _State.load(folder)
+                    memo.state = _damaged_if_unreadable(_State.load, folder)
                 state = memo.state
+            except DamagedCache as exc:
+                _DAMAGED.add(folder.name)
+                _rebuilt(str(exc))
+                current = None
             except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException):
                 current = None
         if current is None:
@@ -404,6 +508,10 @@ class Index:
         listings = scan.update(self.layout.root, state.listings, changed_dirs, changed_files)
         try:
             return _Build(self, folder, meta, state, listings, clock, settings, settings_problems).run()
+        except DamagedCache as exc:  # a segment it would have carried over: never into a new generation
+            _DAMAGED.add(folder.name)
+            _rebuilt(str(exc))
+            return self._first_build(clock, settings, settings_problems)
         except (OSError, ValueError, pa.ArrowException):
             # the previous generation vanished or is damaged (another process collected it): build anew
             return self._first_build(clock, settings, settings_problems)
@@ -464,7 +572,7 @@ class _Build:
     def run(self) -> Generation:
         index = self.index
         index.base.mkdir(parents=True, exist_ok=True)
-        gitignore = index.layout.cache / ".gitignore"
+        gitignore = index.cache / ".gitignore"
         if not gitignore.exists():
             write_replace(gitignore, b"*\n")
         name = f"g-{time.time_ns()}-{secrets.token_hex(3)}"
@@ -592,6 +700,7 @@ class _Build:
                     if kept.num_rows:
                         batches[batch][table] = self._write_segment(table, batch, kept)
                 else:
+                    check_parquet(self.previous / segment)
                     os.link(self.previous / segment, self.tmp / segment)
                     batches[batch][table] = segment
         new = {t: rows for t, rows in self.new_rows.items() if rows.num_rows}
@@ -698,6 +807,7 @@ class _Build:
             if bucket in buckets:
                 pq.write_table(buckets[bucket], self.tmp / name, compression="zstd", row_group_size=20_000)
             else:
+                check_parquet(self.previous / name)
                 os.link(self.previous / name, self.tmp / name)
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+import duckdb
 
 from registry_core.format.settings import Settings
 from registry_core.index import filters
 from registry_core.index.derive import events_from_rows, needed_approvals
-from registry_core.index.generation import Views
+from registry_core.index.generation import Generation, Views
 from registry_core.lifecycle.events import Event, ModelState, replay
 
 Headline = dict[tuple[str, str | None, str | None], float]
@@ -26,9 +29,11 @@ Headline = dict[tuple[str, str | None, str | None], float]
 class Reader:
     """Read-only questions over one generation of the index; rows come back as dicts."""
 
-    def __init__(self, views: Views, root: Path) -> None:
+    def __init__(self, views: Views, root: Path,
+                 recover: Callable[[Generation, Exception], Views | None] | None = None) -> None:
         self.views = views
         self.root = root  # the catalog folder: versions' ``path`` is relative to it
+        self._recover = recover  # a read that fails on a damaged index file gets rebuilt views once
 
     @property
     def settings(self) -> Settings:
@@ -40,6 +45,16 @@ class Reader:
 
     def rows(self, sql: str, params: dict | list | None = None) -> list[dict]:
         """Run one statement of this module (or the facade's ``Catalog.sql``) over the views."""
+        try:
+            return self._rows(sql, params)
+        except duckdb.Error as exc:
+            fresh = self._recover(self.views.generation, exc) if self._recover else None
+            if fresh is None:
+                raise
+            self.views = fresh
+            return self._rows(sql, params)
+
+    def _rows(self, sql: str, params: dict | list | None) -> list[dict]:
         cursor = self.views.cursor()
         try:
             result = cursor.execute(sql, params) if params is not None else cursor.execute(sql)

@@ -120,7 +120,7 @@ def _pending(catalog: Catalog, root: Path, prefix: str) -> list[str]:
         if not path.startswith(prefix):
             continue
         rel = path[len(prefix):]
-        if is_temporary(PurePosixPath(rel).name) or rel.startswith(".modelreg/"):
+        if is_temporary(PurePosixPath(rel).name) or rel == ".modelreg" or rel.startswith(".modelreg/"):
             continue
         found = parse_path(rel)
         if found and found.version is not None and not catalog.layout.manifest(found.model, found.version).exists():

@@ -83,7 +83,7 @@ def init_catalog(layout: Layout, name: str | None = None) -> None:
     write_once(layout.registry, REGISTRY_TEMPLATE.format(name=dumps({"n": title}).decode()[3:].strip()).encode())
     gitignore = root / ".gitignore"
     if not gitignore.exists():
-        write_once(gitignore, b".modelreg/\n")
+        write_once(gitignore, b".modelreg\n")  # no slash: a link named .modelreg is ignored too
 
 
 def _check_case(layout: Layout, model: str) -> None:

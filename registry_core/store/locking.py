@@ -12,9 +12,12 @@ import fcntl
 from collections.abc import Iterator
 from pathlib import Path
 
+from registry_core.store.cachedir import check_writable_cache
+
 
 @contextlib.contextmanager
 def model_lock(cache: Path, model: str) -> Iterator[None]:
+    check_writable_cache(cache)  # a linked .modelreg is never followed, not even for a lock file
     folder = cache / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{model.lower()}.lock", "a+b") as handle:
