@@ -128,6 +128,8 @@ def test_pull_downloads_verified_and_refuses_tampered_or_missing(tmp_path, s3):
     # same size, other bytes: existence+size passes, --deep, pull and a deep gate catch it
     s3.put_object(Bucket=s3.bucket, Key=key_of(extra.read_bytes()), Body=b"x" * 500)
     assert all(r["ok"] for r in cat.verify())
+    result = cli("verify", "--deep", "fraud@1", cat=tmp_path / "cat")
+    assert result.returncode == 1 and "sha256 mismatch" in result.stderr
     deep = {r["path"]: r for r in cat.verify(deep=True)}
     assert not deep["artifacts/extra.txt"]["ok"] and "sha256 mismatch" in deep["artifacts/extra.txt"]["message"]
     with pytest.raises(CatalogError, match="does not match"):
@@ -304,3 +306,30 @@ def test_a_file_changed_during_its_upload_is_not_registered(tmp_path, s3):
         cat.register("fraud", artifacts=[model], progress=edit)
     assert objects(s3) == {}
     assert not (tmp_path / "cat" / "models" / "fraud" / "versions" / "1").exists()
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, s3):
+    import pty
+
+    store_catalog(tmp_path / "cat", s3)
+    model = write(tmp_path / "in" / "model.bin", 12 * MB, seed=16)
+    piped = cli("register", "fraud", "--artifact", str(model), cat=tmp_path / "cat")
+    assert piped.returncode == 0 and piped.stderr == ""
+    other = write(tmp_path / "in" / "other.bin", 12 * MB, seed=17)
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "registry_core.cli", "--catalog", str(tmp_path / "cat"),
+                           "register", "fraud", "--artifact", str(other)], stdout=subprocess.PIPE,
+                          stderr=follower, env=env, timeout=120)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.returncode == 0 and b"uploading other.bin: 100% of 12.6 MB" in shown
