@@ -120,7 +120,7 @@ def main() -> None:
         with open(cat.layout.registry, "a") as handle:
             handle.write(f"artifacts:\n  store: s3://{bucket}/registry\n  endpoint: {endpoint}\n  allow_http: true\n")
         cat = Catalog(work / "cat", user="bench@example.com")
-        raw = obstore.store.S3Store(bucket, endpoint=endpoint, client_options={"allow_http": True},
+        raw = obstore.store.S3Store(bucket, endpoint=endpoint, client_options={"allow_http": True, "timeout": "6h"},
                                     region="us-east-1")
         print(f"{size / 1e6:.0f} MB against {endpoint}; chunk {CHUNK >> 20} MiB, {CONCURRENCY} parts in flight")
         rows: list[dict] = []
