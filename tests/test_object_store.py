@@ -333,3 +333,17 @@ def test_progress_bar_only_on_a_terminal(tmp_path, s3):
         shown += chunk
     os.close(leader)
     assert proc.returncode == 0 and b"uploading other.bin: 100% of 12.6 MB" in shown
+
+
+def test_credentials_from_an_aws_profile(tmp_path, s3, monkeypatch, isolated_env):
+    """No keys in the environment: the profile in ~/.aws is used (through boto3), never the catalog."""
+    (isolated_env / ".aws").mkdir()
+    (isolated_env / ".aws" / "credentials").write_text("[team]\naws_access_key_id = k\naws_secret_access_key = s\n")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(isolated_env / ".aws" / "credentials"))
+    cat = store_catalog(tmp_path / "cat", s3)
+    model = write(tmp_path / "in" / "m.bin", 300, seed=18)
+    cat.register("fraud", artifacts=[model])
+    assert key_of(model.read_bytes()) in objects(s3)
