@@ -8,9 +8,11 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from registry_core import Catalog
 from registry_core.integrations.mlflow_import import QUIET_ENV, REASON, import_mlflow, parse_prefixes, target_name
 
 mlflow = pytest.importorskip("mlflow")
@@ -268,3 +270,17 @@ def test_import_with_auto_commit_commits_everything(empty_catalog, sqlite_store,
     assert f"Point alias champion at fraud-detector@2 ({empty_catalog.user})" in log
     status = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
     assert status == ""
+
+
+def test_copy_puts_model_files_in_the_artifact_store(empty_catalog, file_store, tmp_path):
+    store = tmp_path / "store"
+    with open(empty_catalog.layout.registry, "a") as handle:
+        handle.write(f"artifacts:\n  store: {store.as_uri()}\n")
+    cat = Catalog(empty_catalog.root, user=empty_catalog.user)
+    import_mlflow(cat, file_store["uri"], artifacts="copy")
+    found = cat.resolve("ranker@1")
+    assert found["artifacts"] and all(a["uri"].startswith(store.as_uri() + "/sha256/") for a in found["artifacts"])
+    assert not (Path(found["path"]) / "artifacts").exists()
+    stored = sorted(p.name for p in store.rglob("*") if p.is_file())
+    assert stored == sorted(a["sha256"] for a in found["artifacts"])
+    assert all(c["ok"] for c in cat.verify("ranker@1", deep=True))
