@@ -347,3 +347,32 @@ def test_credentials_from_an_aws_profile(tmp_path, s3, monkeypatch, isolated_env
     model = write(tmp_path / "in" / "m.bin", 300, seed=18)
     cat.register("fraud", artifacts=[model])
     assert key_of(model.read_bytes()) in objects(s3)
+
+
+PEAK = """
+import sys
+from pathlib import Path
+from registry_core import Catalog
+Catalog(sys.argv[1], user="bob@example.com").register("fraud", artifacts=[sys.argv[2]])
+for path in (sys.argv[3], sys.argv[4]):
+    from registry_core.integrations.pull import pull
+    pull(Catalog(sys.argv[1]), "fraud@latest", path)
+print([l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM")][0].split()[1])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read peak memory")
+def test_memory_stays_flat_while_large_files_stream(tmp_path, s3):
+    """Peak memory of a register + pull of 32 MB and of 256 MB differ by far less than the file sizes."""
+    store_catalog(tmp_path / "cat", s3)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    peaks = []
+    for size in (32 * MB, 256 * MB):
+        model = write(tmp_path / f"in-{size}" / "model.bin", size, seed=size)
+        out = subprocess.run([sys.executable, "-c", PEAK, str(tmp_path / "cat"), str(model),
+                              str(tmp_path / f"out-{size}"), str(tmp_path / f"again-{size}")],
+                             capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr
+        peaks.append(int(out.stdout.split()[-1]) / 1024)
+        assert (tmp_path / f"out-{size}" / "model.bin").stat().st_size == size
+    assert peaks[1] - peaks[0] < 48, peaks  # MiB; the files differ by 224 MiB
