@@ -568,7 +568,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", required=True, help="MLflow store: sqlite:///mlflow.db, ./mlruns, http://...")
     p.add_argument("--model", action="append", help="only this registered model (repeatable; default: all)")
     p.add_argument("--artifacts", choices=("copy", "reference", "none"), default="copy",
-                   help="copy model files in (default), record their URIs with checksums, or skip them")
+                   help="copy model files in or to the artifact store (default), record their URIs with checksums, "
+                        "or skip them")
     p.add_argument("--dataset-prefix", action="append", metavar="PREFIX=DATASET",
                    help="split metric names into metric and dataset, e.g. test_=test (repeatable)")
 

@@ -59,3 +59,17 @@ def test_dashboard_prepares_a_download(with_files, monkeypatch):
     assert not at.exception and not at.error
     buttons = [e for e in at.get("download_button") if "fraud-1-artifacts.zip" in str(e.proto.label)]
     assert buttons, [str(e.proto) for e in at.get("download_button")]
+
+
+def test_a_cloud_store_without_obstore_is_one_clear_line(empty_catalog, tmp_path, monkeypatch, cli):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "obstore", None)  # as if modelreg[s3] were not installed
+    with open(empty_catalog.layout.registry, "a") as handle:
+        handle.write("artifacts:\n  store: s3://team-models/registry\n")
+    model = tmp_path / "m.bin"
+    model.write_bytes(b"x")
+    result = cli("register", "fraud", "--artifact", str(model), catalog=empty_catalog.root)
+    assert result.code == 1
+    assert result.err == "error: artifact stores need the optional obstore library: pip install 'modelreg[s3]'\n"
+    assert not empty_catalog.layout.versions("fraud").exists()

@@ -8,9 +8,11 @@ import hashlib
 import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from registry_core import Catalog
 from registry_core.integrations.mlflow_import import QUIET_ENV, REASON, import_mlflow, parse_prefixes, target_name
 
 mlflow = pytest.importorskip("mlflow")
@@ -295,3 +297,17 @@ def test_a_version_without_files_is_imported_and_reported(empty_catalog, sqlite_
     assert [(c["ok"], c["message"]) for c in checks] == [(False, "no sha256 or size recorded; cannot verify")]
     assert all(c["ok"] and "sha256" not in c["message"] for c in empty_catalog.verify(f"{name}@2"))
     assert import_mlflow(empty_catalog, sqlite_store["uri"], models=[name], artifacts=mode) == []
+
+
+def test_copy_puts_model_files_in_the_artifact_store(empty_catalog, file_store, tmp_path):
+    store = tmp_path / "store"
+    with open(empty_catalog.layout.registry, "a") as handle:
+        handle.write(f"artifacts:\n  store: {store.as_uri()}\n")
+    cat = Catalog(empty_catalog.root, user=empty_catalog.user)
+    import_mlflow(cat, file_store["uri"], artifacts="copy")
+    found = cat.resolve("ranker@1")
+    assert found["artifacts"] and all(a["uri"].startswith(store.as_uri() + "/sha256/") for a in found["artifacts"])
+    assert not (Path(found["path"]) / "artifacts").exists()
+    stored = sorted(p.name for p in store.rglob("*") if p.is_file())
+    assert stored == sorted(a["sha256"] for a in found["artifacts"])
+    assert all(c["ok"] for c in cat.verify("ranker@1", deep=True))

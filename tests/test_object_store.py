@@ -128,6 +128,8 @@ def test_pull_downloads_verified_and_refuses_tampered_or_missing(tmp_path, s3):
     # same size, other bytes: existence+size passes, --deep, pull and a deep gate catch it
     s3.put_object(Bucket=s3.bucket, Key=key_of(extra.read_bytes()), Body=b"x" * 500)
     assert all(r["ok"] for r in cat.verify())
+    result = cli("verify", "--deep", "fraud@1", cat=tmp_path / "cat")
+    assert result.returncode == 1 and "sha256 mismatch" in result.stderr
     deep = {r["path"]: r for r in cat.verify(deep=True)}
     assert not deep["artifacts/extra.txt"]["ok"] and "sha256 mismatch" in deep["artifacts/extra.txt"]["message"]
     with pytest.raises(CatalogError, match="does not match"):
@@ -304,3 +306,73 @@ def test_a_file_changed_during_its_upload_is_not_registered(tmp_path, s3):
         cat.register("fraud", artifacts=[model], progress=edit)
     assert objects(s3) == {}
     assert not (tmp_path / "cat" / "models" / "fraud" / "versions" / "1").exists()
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, s3):
+    import pty
+
+    store_catalog(tmp_path / "cat", s3)
+    model = write(tmp_path / "in" / "model.bin", 12 * MB, seed=16)
+    piped = cli("register", "fraud", "--artifact", str(model), cat=tmp_path / "cat")
+    assert piped.returncode == 0 and piped.stderr == ""
+    other = write(tmp_path / "in" / "other.bin", 12 * MB, seed=17)
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([sys.executable, "-m", "registry_core.cli", "--catalog", str(tmp_path / "cat"),
+                           "register", "fraud", "--artifact", str(other)], stdout=subprocess.PIPE,
+                          stderr=follower, env=env, timeout=120)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert proc.returncode == 0 and b"uploading other.bin: 100% of 12.6 MB" in shown
+
+
+def test_credentials_from_an_aws_profile(tmp_path, s3, monkeypatch, isolated_env):
+    """No keys in the environment: the profile in ~/.aws is used (through boto3), never the catalog."""
+    (isolated_env / ".aws").mkdir()
+    (isolated_env / ".aws" / "credentials").write_text("[team]\naws_access_key_id = k\naws_secret_access_key = s\n")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_PROFILE", "team")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(isolated_env / ".aws" / "credentials"))
+    cat = store_catalog(tmp_path / "cat", s3)
+    model = write(tmp_path / "in" / "m.bin", 300, seed=18)
+    cat.register("fraud", artifacts=[model])
+    assert key_of(model.read_bytes()) in objects(s3)
+
+
+PEAK = """
+import sys
+from pathlib import Path
+from registry_core import Catalog
+Catalog(sys.argv[1], user="bob@example.com").register("fraud", artifacts=[sys.argv[2]])
+for path in (sys.argv[3], sys.argv[4]):
+    from registry_core.integrations.pull import pull
+    pull(Catalog(sys.argv[1]), "fraud@latest", path)
+print([l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM")][0].split()[1])
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to read peak memory")
+def test_memory_stays_flat_while_large_files_stream(tmp_path, s3):
+    """Peak memory of a register + pull of 32 MB and of 256 MB differ by far less than the file sizes."""
+    store_catalog(tmp_path / "cat", s3)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    peaks = []
+    for size in (32 * MB, 256 * MB):
+        model = write(tmp_path / f"in-{size}" / "model.bin", size, seed=size)
+        out = subprocess.run([sys.executable, "-c", PEAK, str(tmp_path / "cat"), str(model),
+                              str(tmp_path / f"out-{size}"), str(tmp_path / f"again-{size}")],
+                             capture_output=True, text=True, env=env, timeout=600)
+        assert out.returncode == 0, out.stderr
+        peaks.append(int(out.stdout.split()[-1]) / 1024)
+        assert (tmp_path / f"out-{size}" / "model.bin").stat().st_size == size
+    assert peaks[1] - peaks[0] < 48, peaks  # MiB; the files differ by 224 MiB

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from registry_core.errors import CatalogError, InvalidInput, NotFound
@@ -44,6 +45,24 @@ def _import():
     return obstore, from_url
 
 
+def _profile_credentials():
+    """AWS profiles (``AWS_PROFILE``, ``~/.aws/config`` and ``credentials``, SSO) through boto3 when it is
+    installed and no keys are in the environment: obstore alone reads only the environment and instance
+    metadata."""
+    if os.environ.get("AWS_ACCESS_KEY_ID"):
+        return None
+    aws = Path(os.environ.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config").parent
+    if not (os.environ.get("AWS_PROFILE") or aws.is_dir()):
+        return None
+    try:
+        import boto3
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError:
+        return None
+    session = boto3.Session()
+    return Boto3CredentialProvider(session) if session.get_credentials() is not None else None
+
+
 def _allow_http(settings: ArtifactSettings) -> bool:
     return settings.allow_http or os.environ.get("AWS_ALLOW_HTTP", "").lower() == "true"
 
@@ -57,6 +76,7 @@ class ObjectBlobs:
         scheme = urlsplit(self.url).scheme
         options: dict = {"connect_timeout": "10s", "timeout": "6h"}  # timeout covers a whole (large) body
         config: dict = {}
+        extra: dict = {}
         if scheme in ("s3", "s3a"):
             endpoint = settings.endpoint or next((os.environ[k] for k in _HTTP_ENV if os.environ.get(k)), None)
             if endpoint:
@@ -66,15 +86,17 @@ class ObjectBlobs:
                     raise InvalidInput(f"{self.url}: the endpoint {endpoint} is plain http; set 'allow_http: true' "
                                        "under artifacts: in registry.yaml (or AWS_ALLOW_HTTP=true)")
                 options["allow_http"] = True
-            if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
-                config["region"] = "us-east-1"
+            provider = _profile_credentials()
+            if provider is not None:
+                extra["credential_provider"] = provider
         elif scheme == "http":
             if not _allow_http(settings):
                 raise InvalidInput(f"{self.url}: plain http; set 'allow_http: true' under artifacts: in registry.yaml")
             options["allow_http"] = True
         try:
             self._store = from_url(self.url, config=config or None, client_options=options,
-                                   retry_config={"max_retries": 3, "retry_timeout": dt.timedelta(seconds=30)})
+                                   retry_config={"max_retries": 3, "retry_timeout": dt.timedelta(seconds=30)},
+                                   **extra)
         except Exception as exc:  # obstore raises its own family, ValueError and more for a bad URL
             raise InvalidInput(f"artifact store {self.url}: {_short(exc)}") from None
 
