@@ -18,7 +18,6 @@ from typing import Any
 from registry_core import formats
 from registry_core.catalog import Catalog, metric_key
 from registry_core.errors import InvalidInput, NotFound, PolicyRefused, RegistryError
-from registry_core.format.metrics import parse_metric_arg, read_input_file
 
 
 def _kv(items: list[str] | None, what: str) -> dict[str, Any]:
@@ -75,6 +74,8 @@ def cmd_register(args: argparse.Namespace, cat: Catalog) -> int:
     if not isinstance(params, dict):
         raise InvalidInput(f"--params {args.params}: expected a mapping of name to value")
     params.update(_kv(args.param, "--param"))
+    from registry_core.format.metrics import parse_metric_arg, read_input_file  # (pyarrow: only here)
+
     rows = read_input_file(Path(args.metrics)).to_pylist() if args.metrics else []
     rows.extend(parse_metric_arg(m) for m in args.metric or [])
     metrics = rows or None
@@ -278,6 +279,13 @@ def cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
     return 1 if errors else 0
 
 
+def cmd_refresh(args: argparse.Namespace, cat: Catalog) -> int:
+    generation = cat.refresh(full=args.full)
+    out(formats.render([{"generation": generation.folder.name, "checked": "every file" if args.full
+                         else "every folder"}], args.format, ["generation", "checked"]))
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace, cat: Catalog) -> int:
     results = cat.verify(args.ref)
     out(formats.render(results, args.format, ["ref", "path", "ok", "message"]))
@@ -475,6 +483,11 @@ def build_parser() -> argparse.ArgumentParser:
                                "stages, requests, aliases")
 
     command("validate", "check every file against the spec; exit 1 on any error", cmd_validate)
+
+    p = command("refresh", "bring the index in .modelreg/ up to date with the files (reads check on their own)",
+                cmd_refresh)
+    p.add_argument("--full", action="store_true",
+                   help="stat every file, also write-once files rewritten in place (otherwise every folder)")
 
     p = command("verify", "recompute artifact checksums; exit 1 on any mismatch", cmd_verify)
     p.add_argument("ref", nargs="?", help="only this version")

@@ -30,6 +30,7 @@ in that tick cannot be missed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -45,29 +46,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from registry_core import lazy
 from registry_core.errors import InvalidInput
 from registry_core.format.layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
 from registry_core.format.settings import Settings, parse_settings
 from registry_core.format.yamlio import load_file
-from registry_core.index import db, extract, scan, yamlrows
-from registry_core.index.derive import (
-    DERIVED,
-    FULL_HEADLINE_FROM,
-    HEADLINE_BUCKETS,
-    derive_headline,
-    derive_state,
-    headline_bucket,
-    headline_file,
-    split_headline,
-)
-from registry_core.index.tables import SCHEMAS
+from registry_core.index import db, freshness, scan
+from registry_core.index.files import DERIVED_TABLES, HEADLINE_BUCKETS, headline_bucket, headline_file
 from registry_core.store.atomic import write_replace
 
-INDEX_FORMAT = 6
+# a warm read (``modelreg resolve``) needs none of these: imported on first use
+pa = lazy.module("pyarrow")
+pc = lazy.module("pyarrow.compute")
+pq = lazy.module("pyarrow.parquet")
+extract = lazy.module("registry_core.index.extract")
+yamlrows = lazy.module("registry_core.index.yamlrows")
+derive = lazy.module("registry_core.index.derive")
+tables_ = lazy.module("registry_core.index.tables")
+
+INDEX_FORMAT = 7
 MAX_BATCHES = 6
 KEEP_OLD_GENERATIONS_S = 600
 
@@ -113,7 +111,7 @@ class Generation:
         """The Parquet files holding table ``name`` (a table of file rows, or a derived one)."""
         if name == "headline":
             return [self.folder / headline_file(b) for b in range(HEADLINE_BUCKETS)]
-        if name in DERIVED:
+        if name in DERIVED_TABLES:
             return [self.folder / f"{name}.parquet"]
         return [self.folder / s for s in self.tables.get(name, [])]
 
@@ -270,7 +268,8 @@ class _State:
         return _Stored(dirs, dir_ctime, counts, paths, ctimes, sizes, problems, pending)
 
     def save(self, folder: Path, columns: _Stored) -> None:
-        """Write the state (a settled one, as ``columns``): Arrow files, files folder by folder."""
+        """Write the state (a settled one, as ``columns``): Arrow files, files folder by folder; and the
+        check files of ``freshness`` (the same paths and ctimes, grouped by model)."""
         records = [self.files[path] for path in columns.paths]
         _write_arrow(folder / "dirs.arrow", {"path": columns.dirs, "ctime": columns.dir_ctime,
                                              "files": columns.counts})
@@ -278,6 +277,7 @@ class _State:
                                               "size": columns.sizes, "batch": [r[2] for r in records],
                                               "ok": [r[3] for r in records]})
         (folder / "state.json").write_text(json.dumps({"dir_problems": columns.problems, "pending": columns.pending}))
+        freshness.write_check(folder, columns.dirs, columns.dir_ctime, columns.paths, columns.ctimes)
 
 
 def _made_here(listings: Mapping[str, scan.Listing]) -> Mapping[str, scan.Listing]:
@@ -287,15 +287,17 @@ def _made_here(listings: Mapping[str, scan.Listing]) -> Mapping[str, scan.Listin
     return listings
 
 
-_STATE_SCHEMAS = {
-    "dirs.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("files", pa.int64())]),
-    "files.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("size", pa.int64()),
-                              ("batch", pa.string()), ("ok", pa.bool_())]),
-}
+@functools.cache
+def _state_schemas() -> dict[str, pa.Schema]:
+    return {
+        "dirs.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("files", pa.int64())]),
+        "files.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("size", pa.int64()),
+                                  ("batch", pa.string()), ("ok", pa.bool_())]),
+    }
 
 
 def _write_arrow(path: Path, columns: dict[str, list]) -> None:
-    table = pa.table(columns, schema=_STATE_SCHEMAS[path.name])
+    table = pa.table(columns, schema=_state_schemas()[path.name])
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
 
@@ -304,7 +306,7 @@ def _read_arrow(path: Path) -> pa.Table:
     """One state file, checked against its schema (a damaged one raises, and the index is rebuilt)."""
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
-    if not table.schema.equals(_STATE_SCHEMAS[path.name]):
+    if not table.schema.equals(_state_schemas()[path.name]):
         raise ValueError(f"{path}: unexpected columns")
     return table
 
@@ -315,21 +317,12 @@ class _Memo:
     reading the state's paths and, when something changed, the rest of it.  Generations are immutable,
     so a memo keyed by the generation's name can never be stale."""
 
-    name: str
-    dirs: list[str]
-    dir_ctime: list[int]
-    files: list[str]
-    file_ctime: list[int]
-    dir_paths: list[str]  # absolute, ready for os.stat
-    file_paths: list[str]
+    recorded: freshness.Recorded
     state: _State | None = None
 
-    @classmethod
-    def of(cls, root: Path, name: str, quick: dict[str, list], state: _State | None) -> _Memo:
-        prefix = f"{root}/"
-        return cls(name, quick["dirs"], quick["dir_ctime"], quick["files"], quick["file_ctime"],
-                   [prefix + d if d else str(root) for d in quick["dirs"]], [prefix + f for f in quick["files"]],
-                   state)
+    @property
+    def name(self) -> str:
+        return self.recorded.name
 
 
 #: catalog root -> the memo of the last generation this process read or built there
@@ -377,17 +370,15 @@ class Index:
     def _memo(self, folder: Path) -> _Memo:
         memo = _MEMOS.get(str(self.layout.root))
         if memo is None or memo.name != folder.name:
-            dirs, files = _read_arrow(folder / "dirs.arrow"), _read_arrow(folder / "files.arrow")
-            quick = {"dirs": dirs["path"].to_pylist(), "dir_ctime": dirs["ctime"].to_pylist(),
-                     "files": files["path"].to_pylist(), "file_ctime": files["ctime"].to_pylist()}
-            memo = _Memo.of(self.layout.root, folder.name, quick, None)
+            memo = _Memo(freshness.Recorded(self.layout.root, folder))
             _MEMOS[str(self.layout.root)] = memo
         return memo
 
-    def refresh(self) -> Generation:
-        """Bring the index up to date with the files and return the current generation.
+    def refresh(self, scope: freshness.Scope = freshness.CATALOG) -> Generation:
+        """Bring the index up to date with the files ``scope`` covers and return the current generation.
 
-        One stat of every known folder and file decides; when nothing moved, nothing is read or written.
+        One stat of each folder and file of the scope decides (``freshness``); when nothing moved,
+        nothing is read or written.
         """
         clock = self._clock()
         settings, settings_problems = load_settings(self.layout)
@@ -396,8 +387,8 @@ class Index:
             folder, meta = current
             try:
                 memo = self._memo(folder)
-                dirs_now, files_now = scan.ctimes(memo.dir_paths), scan.ctimes(memo.file_paths)
-                if dirs_now == memo.dir_ctime and files_now == memo.file_ctime:
+                changed_dirs, changed_files = memo.recorded.select(scope).changes()
+                if not changed_dirs and not changed_files:
                     return Generation(folder, meta["tables"], settings, settings_problems)
                 if memo.state is None:
                     memo.state = _State.load(folder)
@@ -406,8 +397,6 @@ class Index:
                 current = None
         if current is None:
             return self._first_build(clock, settings, settings_problems)
-        changed_dirs = {d for d, now, then in zip(memo.dirs, dirs_now, memo.dir_ctime) if now != then}
-        changed_files = {f for f, now, then in zip(memo.files, files_now, memo.file_ctime) if now != then}
         listings = scan.update(self.layout.root, state.listings, changed_dirs, changed_files)
         try:
             return _Build(self, folder, meta, state, listings, clock, settings, settings_problems).run()
@@ -495,9 +484,7 @@ class _Build:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
         write_replace(index.base / "CURRENT", name.encode())
-        quick = {"dirs": columns.dirs, "dir_ctime": columns.dir_ctime, "files": columns.paths,
-                 "file_ctime": columns.ctimes}
-        _MEMOS[str(self.root)] = _Memo.of(self.root, name, quick, _State(columns, state.files))
+        _MEMOS[str(self.root)] = _Memo(freshness.Recorded(self.root, folder), _State(columns, state.files))
         index.collect(keep={name, self.previous.name if self.previous else ""})
         return Generation(folder, tables, self.settings, self.settings_problems)
 
@@ -556,7 +543,7 @@ class _Build:
             if self.previous is None and segment.exists():
                 # a first build's headline values come from this segment alone: computed while the YAML
                 # is still being read (by a worker process, in a big build) rather than after
-                self.early_headline = pool.submit(derive_headline, [str(segment)], None, None, set())
+                self.early_headline = pool.submit(derive.derive_headline, [str(segment)], None, None, set())
             tables, problems, ok = waiting()
         to_read = [i for i in candidates
                    if ok.get(m := manifest(i.model, i.version), files.get(m, [0, 0, None, False])[3])]
@@ -575,7 +562,7 @@ class _Build:
                 files[p] = [infos[p].ctime_ns, infos[p].size, None, False]
         tables["file_problems"] = pa.Table.from_pylist(
             [{"path": p, "severity": s, "message": m, "_source": p} for p, s, m in problems],
-            schema=SCHEMAS["file_problems"])
+            schema=tables_.SCHEMAS["file_problems"])
         self.new_rows = tables
         self.touched_versions = touched_versions | {(i.model, i.version) for i in to_read}
         self.touched_versions |= {(m, v) for p in stale for _, m, v in [scan.classify(p)] if v is not None}
@@ -608,13 +595,19 @@ class _Build:
         in_use = {f[2] for f in files.values() if f[2] is not None}
         batches = {b: s for b, s in batches.items() if b in in_use and s}
         self.batches = self._compact(batches, files)
-        return {t: sorted(s[t] for s in self.batches.values() if t in s) for t in SCHEMAS}
+        return {t: sorted(s[t] for s in self.batches.values() if t in s) or [self._empty(t)] for t in tables_.SCHEMAS}
+
+    def _empty(self, table: str) -> str:
+        """A segment with no rows: every table has a file, so the views know its columns without pyarrow."""
+        name = f"{table}-empty.parquet"
+        pq.write_table(tables_.SCHEMAS[table].empty_table(), self.tmp / name)
+        return name
 
     def _write_segment(self, table: str, batch: str, rows: pa.Table) -> str:
         order, group = LAYOUT[table]
         name = f"{table}-{batch}-{secrets.token_hex(2)}.parquet"
         rows = rows.sort_by([(c, "ascending") for c in order])
-        pq.write_table(rows.cast(SCHEMAS[table]), self.tmp / name, compression="zstd", row_group_size=group)
+        pq.write_table(rows.cast(tables_.SCHEMAS[table]), self.tmp / name, compression="zstd", row_group_size=group)
         return name
 
     def _compact(self, batches: dict[str, dict[str, str]], files: dict[str, list]) -> dict[str, dict[str, str]]:
@@ -629,8 +622,8 @@ class _Build:
         merged = secrets.token_hex(4)
         out = {b: s for b, s in batches.items() if b not in merge}
         out[merged] = {}
-        for table in SCHEMAS:
-            parts = [pq.read_table(self.tmp / batches[b][table]).cast(SCHEMAS[table])
+        for table in tables_.SCHEMAS:
+            parts = [pq.read_table(self.tmp / batches[b][table]).cast(tables_.SCHEMAS[table])
                      for b in merge if table in batches[b]]
             if parts:
                 out[merged][table] = self._write_segment(table, merged, pa.concat_tables(parts))
@@ -662,41 +655,43 @@ class _Build:
         def read(table: str, models: set[str] | None) -> pa.Table:
             """Rows of ``models`` (None: all); segments are sorted by model, so row groups are skipped."""
             where = [("model", "in", sorted(models))] if models is not None else None
-            parts = [pq.read_table(self.tmp / s, filters=where).cast(SCHEMAS[table]) for s in tables[table]]
-            return pa.concat_tables(parts) if parts else SCHEMAS[table].empty_table()
+            parts = [pq.read_table(self.tmp / s, filters=where).cast(tables_.SCHEMAS[table]) for s in tables[table]]
+            return pa.concat_tables(parts) if parts else tables_.SCHEMAS[table].empty_table()
 
         everything = self.previous is None or bool({"registry.yaml"} & (self.changed | self.removed))
         touched_models = {m for p in self.changed | self.removed for _, m, _ in [scan.classify(p)] if m}
         redo = None if everything else touched_models
         versions = self._valid_versions(files, redo)
+        derived = derive.DERIVED
         previous = {name: _keep_models(pq.read_table(self.previous / f"{name}.parquet"), redo)
-                    if self.previous else DERIVED[name].empty_table() for name in DERIVED if name != "headline"}
+                    if self.previous else derived[name].empty_table() for name in derived if name != "headline"}
         if redo is None or redo:
             events, models = read("events", redo), read("models", redo)
-            fresh = derive_state(events, models, versions, self.settings)
+            fresh = derive.derive_state(events, models, versions, self.settings)
         else:
-            fresh = {name: DERIVED[name].empty_table() for name in previous}
+            fresh = {name: derive.DERIVED[name].empty_table() for name in previous}
         for name, table in previous.items():
             pq.write_table(pa.concat_tables([table, fresh[name]]), self.tmp / f"{name}.parquet")
         segments = [str(self.tmp / s) for s in tables["metrics"]]
         touched = None if self.previous is None else self.touched_versions
-        if touched is None or len(touched) > FULL_HEADLINE_FROM:
+        if touched is None or len(touched) > derive.FULL_HEADLINE_FROM:
             every = versions if redo is None else self._valid_versions(files, None)
             valid = {(m, v) for m, vs in every.items() for v in vs}
             early = self.early_headline
-            buckets = split_headline(early.result() if early else derive_headline(segments, None, None, valid))
+            everything_now = early.result() if early else derive.derive_headline(segments, None, None, valid)
+            buckets = derive.split_headline(everything_now)
         else:
             buckets = {}
             by_bucket: dict[int, set[tuple[str, int]]] = {}
             for model, version in touched:
                 by_bucket.setdefault(headline_bucket(model), set()).add((model, version))
             for bucket, these in by_bucket.items():
-                # the rows recomputed are those of touched models x touched numbers (derive_headline)
+                # the rows recomputed are those of touched models x touched numbers (derive.derive_headline)
                 names, numbers = {m for m, _ in these}, {v for _, v in these}
                 valid = {(m, v) for m in names for v in numbers
                          if files.get(f"{MODELS_DIR}/{m}/{VERSIONS_DIR}/{v}/{MANIFEST}", [0, 0, None, False])[3]}
                 old = pq.read_table(self.previous / headline_file(bucket))
-                fresh = derive_headline(segments, these, old, valid)
+                fresh = derive.derive_headline(segments, these, old, valid)
                 buckets[bucket] = fresh.sort_by([("model", "ascending"), ("version", "ascending")])
         for bucket in range(HEADLINE_BUCKETS):
             name = headline_file(bucket)

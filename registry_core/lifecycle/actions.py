@@ -112,7 +112,7 @@ def _settings_ok(catalog: Catalog, model: str) -> None:
     That is a broken registry.yaml, or a broken model.yaml: its policies could be stricter than the
     catalog's, so falling back to the catalog's would let through what the model's owners forbid.
     """
-    errors = [p for p in catalog.refresh().settings_problems if p[1] == "error"]
+    errors = [p for p in catalog.refresh([model]).settings_problems if p[1] == "error"]
     if errors:
         raise InvalidInput(f"{errors[0][0]}: {errors[0][2]}")
     path = f"models/{check_name(model)}/model.yaml"
@@ -131,7 +131,7 @@ def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, forc
     All its reads share one freshness check of the index (``Catalog.snapshot``).
     """
     check_name(model)
-    with catalog.snapshot():
+    with catalog.snapshot([model]):
         return _plan(catalog, model, version, stage, user, force, answering)
 
 
@@ -237,7 +237,7 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
     check_name(model)
     with model_lock(catalog.layout.cache, model):
         catalog = _fresh(catalog)
-        catalog.refresh()
+        catalog.refresh([model])
         state = catalog.state(model)
         request = state.requests.get(request_id)
         if request is None:
@@ -270,7 +270,7 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
 
 def rollback_plan(catalog: Catalog, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
     """Who may roll back, and from which version to which; the dashboard shows the reason."""
-    with catalog.snapshot():
+    with catalog.snapshot([model]):
         state = catalog.state(model)
         current, previous = state.holder(stage), state.previous_holder(stage)
         decision = may_approve(catalog.settings, policy_for(catalog, model, stage), user)
@@ -293,7 +293,7 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
         raise InvalidInput(target_stage(catalog.settings, stage).reason)
     with model_lock(catalog.layout.cache, model):
         catalog = _fresh(catalog)
-        catalog.refresh()
+        catalog.refresh([model])
         decision, current, previous = rollback_plan(catalog, model, stage, catalog.user)
         if not decision:
             if "approver" in decision.reason:
@@ -313,7 +313,7 @@ def set_alias(catalog: Catalog, model: str, version, name: str, remove: bool = F
         raise PolicyRefused(f"refused: alias {alias}: {decision.reason}")
     with model_lock(catalog.layout.cache, model):
         catalog = _fresh(catalog)
-        catalog.refresh()
+        catalog.refresh([model])
         state = catalog.state(model)
         if remove:
             if alias not in state.aliases:
