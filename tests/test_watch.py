@@ -86,3 +86,17 @@ def test_paths_map_to_what_must_be_checked(tmp_path):
     assert watcher.take() == "catalog"
     watcher.put_back(frozenset({"c"}))
     assert watcher.take() == frozenset({"c"})
+
+
+def test_a_process_keeps_few_watchers(tmp_path, monkeypatch):
+    """inotify instances are few and shared by every process of the user: the oldest watcher is stopped."""
+    monkeypatch.setattr(watch, "_WATCHERS", {})
+    watchers = []
+    for n in range(watch.MAX_WATCHERS + 1):
+        (tmp_path / str(n)).mkdir()
+        watchers.append(watch.start(tmp_path / str(n)))
+    assert watch.start(tmp_path / "1") is watchers[1]
+    assert len(watch._WATCHERS) == watch.MAX_WATCHERS
+    assert watchers[0].take() == "catalog" and not watchers[0].ready
+    for watcher in watchers:
+        watcher.stop()

@@ -34,6 +34,7 @@ class Watcher:
         self._models: set[str] = set()
         self._everything = True  # until the first check
         self._observer: Any = None
+        self._stopped = False
 
     def take(self) -> Scope | None:
         """The scope to check now (None: nothing changed), and forget it."""
@@ -78,21 +79,37 @@ class Watcher:
     @property
     def ready(self) -> bool:
         """True once the watch is set up and running."""
-        return self._observer is not None and self._observer.is_alive()
+        return not self._stopped and self._observer is not None and self._observer.is_alive()
 
     def stop(self) -> None:
+        """Stop watching: from now on every answer is "anything"."""
+        self._stopped = True
         if self._observer is not None:
             self._observer.stop()
 
 
+#: watchers of this process by catalog root; inotify instances are few (128 per user here, shared with
+#: every other process, Streamlit's own file watcher included), so a process keeps at most MAX_WATCHERS
+#: and stops the oldest (its catalog then checks on its own again)
+_WATCHERS: dict[str, Watcher] = {}
+_WATCHERS_LOCK = threading.Lock()
+MAX_WATCHERS = 4
+
+
 def start(root: Path) -> Watcher | None:
-    """A running watcher of ``root``, or None if it cannot watch (then poll)."""
+    """A running watcher of ``root`` (this process's, if it has one), or None if it cannot watch."""
     try:
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
     except ImportError:
         return None
-    watcher = Watcher(root)
+    with _WATCHERS_LOCK:
+        watcher = _WATCHERS.get(str(root))
+        if watcher is not None:
+            return watcher
+        while len(_WATCHERS) >= MAX_WATCHERS:
+            _WATCHERS.pop(next(iter(_WATCHERS))).stop()
+        watcher = _WATCHERS[str(root)] = Watcher(root)
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event: Any) -> None:
@@ -114,6 +131,8 @@ def start(root: Path) -> Watcher | None:
             observer.stop()
             return
         watcher._observer = observer
+        if watcher._stopped:  # stopped while setting up
+            observer.stop()
         watcher.mark(None)  # what changed during the set-up is unknown
 
     threading.Thread(target=run, name="modelreg-watch", daemon=True).start()
