@@ -146,6 +146,11 @@ class Catalog:
             self._generation = generation
             return generation
 
+    def on_first_build(self, progress: Callable[[int, int], None] | None) -> None:
+        """Tell ``progress(folders, files)`` what a first build's walk has found so far (the CLI shows it
+        on a terminal; a first build of 100,000 versions takes a while)."""
+        self._index.progress = progress
+
     def watch(self) -> bool:
         """Watch the folder (inotify) rather than stat it: catalog-wide reads then check only what the
         watcher saw change (for a long-running process: the dashboard).  False if it cannot (no

@@ -390,6 +390,31 @@ def cmd_ui(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 # -- parser ---------------------------------------------------------------------------------------
+class _Progress:
+    """A first build's walk on a terminal: files seen, their rate, and the time left by the rate of
+    the last first build of this size (about 1 s per 1,500 versions, 2.7 files each)."""
+
+    FILES_PER_S = 4000
+
+    def __init__(self) -> None:
+        import time
+
+        self.clock = time.monotonic
+        self.started = self.shown = self.clock()
+
+    def __call__(self, folders: int, files: int) -> None:
+        now = self.clock()
+        if now - self.shown < 0.25:
+            return
+        self.shown = now
+        elapsed = now - self.started
+        print(f"\rindexing the catalog for the first time: {files:,} files in {folders:,} folders, {elapsed:.0f} s "
+              f"(about {files / self.FILES_PER_S:.0f} s in all for these)", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelreg", description="A model registry that lives in your git repo.")
     parser.add_argument("--catalog", help="catalog folder (default: $MODELREG_CATALOG, else ./catalog)")
@@ -536,7 +561,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.handler is cmd_init:
             return cmd_init(args)
         catalog = Catalog(args.catalog, user=args.user)
-        return args.handler(args, catalog)
+        if not (sys.stderr.isatty() and not catalog.indexed):
+            return args.handler(args, catalog)
+        progress = _Progress()
+        catalog.on_first_build(progress)
+        try:
+            return args.handler(args, catalog)
+        finally:
+            progress.done()
     except RegistryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

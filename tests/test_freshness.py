@@ -160,3 +160,29 @@ def test_a_warm_resolve_imports_no_pyarrow(fraud_builder):
                          env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["fraud-detector@2", "[]"]
+
+
+def test_a_first_build_reports_its_walk(fraud_builder):
+    seen: list[tuple[int, int]] = []
+    cat = Catalog(fraud_builder.root)
+    cat.on_first_build(lambda folders, files: seen.append((folders, files)))
+    cat.refresh()
+    assert seen and seen[-1][1] == len([p for p in fraud_builder.root.rglob("*") if p.is_file()
+                                        and ".modelreg" not in p.parts and p.suffix in (".yaml", ".parquet")])
+    assert seen == sorted(seen)
+
+
+def test_the_cli_shows_a_first_build_on_a_terminal(fraud_builder):
+    """stderr is a terminal: the walk's progress is printed, then the line is cleared."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    run = subprocess.run([sys.executable, "-m", "registry_core.cli", "--catalog", str(fraud_builder.root),
+                          "resolve", "fraud-detector@production"], stdout=subprocess.PIPE, stderr=secondary,
+                         env=env, text=True)
+    os.close(secondary)
+    shown = os.read(primary, 65536).decode()
+    os.close(primary)
+    assert run.returncode == 0 and run.stdout.strip() == "fraud-detector@2"
+    assert shown.endswith("\r\x1b[K")

@@ -40,7 +40,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +335,8 @@ class Index:
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
         self.base = layout.cache / "index"
+        #: told (folders, files) as a first build's walk finds them
+        self.progress: Callable[[int, int], None] | None = None
 
     # -- reading the current generation -------------------------------------------------------
     def _current(self) -> tuple[Path, dict] | None:
@@ -410,10 +412,25 @@ class Index:
         the walk is still finding them."""
         feed = yamlrows.Feed(self.layout.root)
         try:
-            listings = scan.scan(self.layout.root, found=feed).listings
+            listings = scan.scan(self.layout.root, found=self._reporting(feed)).listings
             return _Build(self, None, None, None, listings, clock, settings, settings_problems, feed).run()
         finally:
             feed.stop()
+
+    def _reporting(self, feed: yamlrows.Feed) -> Callable[[scan.Listing], None]:
+        """``feed``, telling ``progress`` what the walk has found so far (a first build takes seconds)."""
+        progress = self.progress
+        if progress is None:
+            return feed
+        seen = [0, 0]
+
+        def found(listing: scan.Listing) -> None:
+            feed(listing)
+            seen[0] += 1
+            seen[1] += len(listing.files)
+            progress(seen[0], seen[1])
+
+        return found
 
     # -- housekeeping ---------------------------------------------------------------------------
     def collect(self, keep: set[str]) -> None:
