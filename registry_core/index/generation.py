@@ -337,6 +337,7 @@ class Index:
         self.base = layout.cache / "index"
         #: told (folders, files) as a first build's walk finds them
         self.progress: Callable[[int, int], None] | None = None
+        self._settings_memo: tuple[tuple[int, int, int], tuple[Settings, list]] | None = None
 
     # -- reading the current generation -------------------------------------------------------
     def _current(self) -> tuple[Path, dict] | None:
@@ -376,6 +377,22 @@ class Index:
             _MEMOS[str(self.layout.root)] = memo
         return memo
 
+    def _settings(self, clock: int) -> tuple[Settings, list[tuple[str, str, str]]]:
+        """``load_settings``, parsed again only when registry.yaml changed: an in-process checked read
+        should cost milliseconds.  Kept only once its ctime is older than ``clock`` (a later edit then
+        moves it, even in the same tick as the one kept: the "racy" rule of the index)."""
+        try:
+            stat = os.stat(self.layout.registry, follow_symlinks=False)
+            key = (stat.st_ctime_ns, stat.st_size, stat.st_ino)
+        except OSError:
+            key = None
+        memo = self._settings_memo
+        if key is not None and memo is not None and memo[0] == key:
+            return memo[1]
+        result = load_settings(self.layout)
+        self._settings_memo = (key, result) if key is not None and key[0] < clock else None
+        return result
+
     def refresh(self, scope: freshness.Scope = freshness.CATALOG) -> Generation:
         """Bring the index up to date with the files ``scope`` covers and return the current generation.
 
@@ -383,7 +400,7 @@ class Index:
         nothing is read or written.
         """
         clock = self._clock()
-        settings, settings_problems = load_settings(self.layout)
+        settings, settings_problems = self._settings(clock)
         current = self._current()
         if current is not None:
             folder, meta = current
