@@ -71,7 +71,7 @@ with st.sidebar:
 show_flash()
 # One freshness check of the index per rerun: every read of the page sees the same generation
 # (lifecycle writes step outside it, under their lock, to decide on the files as they are now).
-with run_with(ctx), ctx.catalog.snapshot():
+with run_with(ctx), ctx.catalog.snapshot(check=False):  # build_context has just checked
     try:
         page.run()
     except RegistryError as exc:

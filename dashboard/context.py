@@ -36,8 +36,13 @@ def catalog_path() -> Path:
 
 @st.cache_resource(show_spinner=False)
 def open_catalog(path: str) -> Catalog:
-    """One Catalog per folder, shared by every session (reads are thread-safe); sessions act through as_user."""
-    return Catalog(path)
+    """One Catalog per folder, shared by every session (reads are thread-safe); sessions act through as_user.
+
+    It watches the folder (inotify), so a rerun that finds nothing changed stats nothing; where it
+    cannot (no watchdog, inotify's limit), every rerun checks every folder instead."""
+    catalog = Catalog(path)
+    catalog.watch()
+    return catalog
 
 
 @dataclass

@@ -17,34 +17,80 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-import pyarrow as pa
 
+from registry_core import lazy
 from registry_core.errors import CatalogError, InvalidInput, NotFound, RegistryError
 from registry_core.format.layout import Layout
 from registry_core.format.names import Ref, check_name, check_version, parse_ref
 from registry_core.format.settings import Settings, default_user, find_catalog
 from registry_core.format.yamlio import parse_time
+from registry_core.index.freshness import CATALOG, scope_of
 from registry_core.index.generation import Generation, Index, Views
 from registry_core.index.reader import Reader
 from registry_core.integrations.gitsync import committing
 from registry_core.lifecycle import actions as lifecycle
-from registry_core.lifecycle import registration as writing
 from registry_core.lifecycle.compare import Comparison, compare_versions
 from registry_core.lifecycle.events import ModelState
+
+# pyarrow-backed: a ``resolve`` process does without (imported on first use)
+derive = lazy.module("registry_core.index.derive")
+writing = lazy.module("registry_core.lifecycle.registration")
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _one_refresh(method: _F) -> _F:
-    """A read operation: the index is refreshed once on entry, and every query inside sees that generation."""
+    """A read operation over the whole catalog: the index is refreshed once on entry (every folder is
+    checked, see ``index.freshness``), and every query inside sees that generation."""
     @functools.wraps(method)
     def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
         with self.snapshot():
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _models_named(first: Any) -> list[str] | None:
+    """The models a read about ``first`` (a model name, a reference, or a list of references) reads;
+    None if it cannot tell (the method then reports the bad argument after a catalog-wide check)."""
+    items = first if isinstance(first, (list, tuple)) else [first]
+    models = []
+    for item in items:
+        if isinstance(item, Ref):
+            models.append(item.model)
+        elif isinstance(item, str):
+            models.append(item.split("@", 1)[0])
+        else:
+            return None
+    return models if models and all(models) else None
+
+
+def _marks(method: _F) -> _F:
+    """A write about the model(s) named by its first argument: a watcher (``watch``) is told at once."""
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if self._watcher is not None:
+                first = args[0] if args else next((kwargs[k] for k in ("model", "ref") if k in kwargs), None)
+                self._watcher.mark(_models_named(first) if first is not None else None)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _model_refresh(method: _F) -> _F:
+    """A read operation about the model(s) named by its first argument: the refresh on entry checks
+    those models' folders and files only (plus every model's shallow folders: ``index.freshness``)."""
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        first = args[0] if args else next((kwargs[k] for k in ("model", "ref", "refs") if k in kwargs), None)
+        with self.snapshot(models=_models_named(first) if first is not None else None):
             return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -64,6 +110,8 @@ def _bounded_frame(con: duckdb.DuckDBPyConnection, sql: str):
     rows took 33 s and 7 GB to fetch; 4,000 strings of 1 MB raised a bare ``MemoryError``); streamed,
     a result is stopped as soon as it passes ``QUERY_MAX_ROWS`` or ``QUERY_MAX_BYTES``.
     """
+    import pyarrow as pa  # (a query's result only: a warm ``resolve`` imports no pyarrow)
+
     reader = con.sql(sql).to_arrow_reader(256)
     batches, rows, size = [], 0, 0
     try:
@@ -94,6 +142,7 @@ class Catalog:
         self._views: Views | None = None
         self._lock = threading.RLock()
         self._pinned = threading.local()  # depth of snapshot() blocks open in this thread
+        self._watcher = None  # see watch(); shared by as_user copies
 
     @classmethod
     def init(cls, path: str | os.PathLike, name: str | None = None, user: str | None = None) -> Catalog:
@@ -108,30 +157,69 @@ class Catalog:
         return other
 
     # -- the index --------------------------------------------------------------------------------
-    def refresh(self) -> Generation:
+    def refresh(self, models: Iterable[str] | None = None, full: bool = False) -> Generation:
         """Pick up changes on disk (cheap when nothing changed) and return the current generation.
 
+        What is checked (``index.freshness``): the folders and files of ``models`` (plus every model's
+        shallow folders), else every folder of the catalog (files added, removed or renamed anywhere),
+        or with ``full`` every folder and file (also files rewritten in place, which the format forbids).
         Inside a ``snapshot()`` block of this thread it returns the block's generation without looking.
         """
         with self._lock:
             if self._generation is not None and getattr(self._pinned, "depth", 0):
                 return self._generation
-            generation = self._index.refresh()
+            generation = self._watched() if self._watcher and models is None and not full else None
+            if generation is None:
+                generation = self._index.refresh(scope_of(models, full))
             if self._generation is None or generation.folder != self._generation.folder:
                 self._views = Views(generation)
             self._generation = generation
             return generation
 
+    def on_first_build(self, progress: Callable[[int, int], None] | None) -> None:
+        """Tell ``progress(folders, files)`` what a first build's walk has found so far (the CLI shows it
+        on a terminal; a first build of 100,000 versions takes a while)."""
+        self._index.progress = progress
+
+    def watch(self) -> bool:
+        """Watch the folder (inotify) rather than stat it: catalog-wide reads then check only what the
+        watcher saw change (for a long-running process: the dashboard).  False if it cannot (no
+        ``watchdog``, or too many folders for inotify): reads keep checking on their own."""
+        with self._lock:
+            if self._watcher is None:
+                from registry_core.index import watch
+
+                self._watcher = watch.start(self.root)
+            return self._watcher is not None
+
+    def _watched(self) -> Generation | None:
+        """The current generation as the watcher knows it: no stat when it saw nothing change."""
+        watcher = self._watcher
+        scope = watcher.take()
+        if scope is None and watcher.generation is not None:
+            return watcher.generation
+        try:
+            watcher.generation = self._index.refresh(scope or CATALOG)
+        except BaseException:
+            watcher.put_back(scope or CATALOG)
+            raise
+        return watcher.generation
+
     @contextlib.contextmanager
-    def snapshot(self) -> Iterator[Generation]:
+    def snapshot(self, models: Iterable[str] | None = None, full: bool = False, check: bool = True
+                 ) -> Iterator[Generation]:
         """Reads inside the block see one generation of the index, refreshed once on entry.
 
-        Every read method is one such block, so an operation costs one freshness check (a stat of
-        every catalog folder and file) however many queries it runs; a caller that asks several
-        questions of one consistent state (a dashboard page run) can open its own.  For reads only:
-        a write inside the block would not see its own result.
+        Every read method is one such block, so an operation costs one freshness check (of the
+        models it reads, or of every folder: see ``refresh``) however many queries it runs; a caller
+        that asks several questions of one consistent state (a dashboard page run) can open its own.
+        ``check=False`` keeps the generation this object last refreshed to (one the caller has just
+        checked), if any.  For reads only: a write inside the block would not see its own result.
         """
-        generation = self.refresh()
+        if check or self._generation is None:
+            generation = self.refresh(models, full)
+        else:
+            generation = self._generation
         self._pinned.depth = getattr(self._pinned, "depth", 0) + 1
         try:
             yield generation
@@ -153,12 +241,13 @@ class Catalog:
         """Changes whenever any file of the catalog changes: a cache key for the dashboard."""
         return self.refresh().folder.name
 
-    def reader(self, refresh: bool = True) -> Reader:
+    def reader(self, refresh: bool = True, models: Iterable[str] | None = None) -> Reader:
         """The index as of now (or of this thread's open ``snapshot()``): what lifecycle, validate and
-        verify read through, instead of this facade."""
+        verify read through, instead of this facade.  ``models``: the refresh checks only those models'
+        files (see ``refresh``)."""
         with self._lock:
             if refresh or self._views is None:
-                self.refresh()
+                self.refresh(models)
             return Reader(self._views, self.root, self._recover)
 
     def sql(self, sql: str, params: dict | list | None = None, refresh: bool = True) -> list[dict]:
@@ -243,12 +332,12 @@ class Catalog:
 
     # -- references ------------------------------------------------------------------------------
 
-    @_one_refresh
+    @_model_refresh
     def state(self, model: str, at: dt.datetime | None = None) -> ModelState:
         """Replay one model's events (up to ``at``) into its lifecycle state."""
         return self.reader().state(model, at)
 
-    @_one_refresh
+    @_model_refresh
     def resolve(self, ref: str | Ref, at: str | dt.datetime | None = None) -> dict:
         """``MODEL@VERSION|STAGE|ALIAS|latest`` -> {model, version, stage, path, artifacts}."""
         parsed = ref if isinstance(ref, Ref) else parse_ref(ref)
@@ -310,7 +399,7 @@ class Catalog:
         """Every model with its latest version, version count and current stage holders."""
         return self.reader().models()
 
-    @_one_refresh
+    @_model_refresh
     def versions(self, model: str) -> list[dict]:
         """One model's versions, newest first, with stage and headline metrics (``metric[dataset]`` keys)."""
         check_name(model)
@@ -323,7 +412,7 @@ class Catalog:
             by_version[h["version"]].setdefault("metrics", {})[metric_key(h)] = h["value"]
         return rows
 
-    @_one_refresh
+    @_model_refresh
     def get(self, ref: str) -> dict:
         """Everything about one version: manifest, stage, aliases, headline metrics, lineage, events."""
         found = self.resolve(ref)
@@ -341,12 +430,12 @@ class Catalog:
             "events": [e for e in self.history(model) if e["version"] == version or e.get("rollback_of") == version],
         }
 
-    @_one_refresh
+    @_model_refresh
     def metrics(self, ref: str, curves_only: bool = False) -> list[dict]:
         found = self.resolve(ref)
         return self.reader().metrics(found["model"], found["version"], curves_only)
 
-    @_one_refresh
+    @_model_refresh
     def compare(self, refs: list[str]) -> Comparison:
         if not refs:
             raise InvalidInput("compare: give at least one reference")
@@ -369,7 +458,7 @@ class Catalog:
                 keys.append((resolved["model"], resolved["version"]))
         return keys
 
-    @_one_refresh
+    @_model_refresh
     def lineage(self, ref: str) -> dict:
         """Upstream datasets and parents, downstream children of one version."""
         found = self.resolve(ref)
@@ -401,11 +490,11 @@ class Catalog:
         (``deployed``: the stages other than archived it was ever promoted to), newest first."""
         return self.reader().dataset_usage(name)
 
-    @_one_refresh
+    @_model_refresh
     def requests(self, model: str | None = None) -> list[dict]:
         return self.reader().requests(model)
 
-    @_one_refresh
+    @_model_refresh
     def history(self, model: str | None = None) -> list[dict]:
         """The audit trail, newest first."""
         rows = self.reader().history(check_name(model) if model else None)
@@ -456,11 +545,13 @@ class Catalog:
         return self.reader().filter_versions(check_name(model), expression)
 
     # -- writing ---------------------------------------------------------------------------------
+    @_marks
     @committing
     def register(self, model: str, **kwargs: Any) -> dict:
         """Add a version; see ``writing.register`` for the arguments. Returns {model, version, path}."""
         return writing.register(self, model, **kwargs)
 
+    @_marks
     @committing
     def log_metrics(self, ref: str, metrics: Any, dataset: str | None = None) -> str:
         return writing.log_metrics(self, ref, metrics, dataset)
@@ -481,36 +572,43 @@ class Catalog:
         """The policy of ``stage`` for ``model``: its model.yaml override, else registry.yaml's."""
         return lifecycle.policy_for(self, check_name(model), stage)
 
+    @_marks
     @committing
     def promote(self, model: str, version: int | str, stage: str, reason: str | None = None,
                 force: bool = False) -> dict:
         return lifecycle.promote(self, model, check_version(version), stage, reason, force)
 
+    @_marks
     @committing
     def approve(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "approve", reason)
 
+    @_marks
     @committing
     def reject(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "reject", reason)
 
+    @_marks
     @committing
     def cancel(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "cancel", reason)
 
+    @_marks
     @committing
     def rollback(self, model: str, stage: str = "production", reason: str | None = None) -> dict:
         return lifecycle.rollback(self, model, stage, reason)
 
+    @_marks
     @committing
     def alias(self, model: str, version: int | str | None, name: str, remove: bool = False) -> dict:
         return lifecycle.set_alias(self, model, version, name, remove)
 
-    @_one_refresh
     def validate(self) -> list[dict]:
+        """Every problem of the catalog, after a full check (every file stat'ed, also in-place rewrites)."""
         from registry_core.validate import validate
 
-        return validate(self.reader())
+        with self.snapshot(full=True):
+            return validate(self.reader())
 
     def gc(self, older_than_s: float = 3600, dry_run: bool = False, objects: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths.
@@ -525,7 +623,7 @@ class Catalog:
 
         return gc(self, older_than_s, dry_run)
 
-    @_one_refresh
+    @_model_refresh
     def verify(self, ref: str | None = None, deep: bool | None = None) -> list[dict]:
         """Check artifacts; stored objects by existence and size, or their full sha256 with ``deep``
         (default: the catalog's ``artifacts.verify``)."""

@@ -10,7 +10,6 @@ recomputes them only for the models and versions whose files changed.
 from __future__ import annotations
 
 import json
-import zlib
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +17,7 @@ import pyarrow.compute as pc
 from registry_core.errors import InvalidInput
 from registry_core.format.settings import Settings, parse_policies
 from registry_core.index import db
+from registry_core.index.files import HEADLINE_BUCKETS, headline_bucket, headline_file  # noqa: F401
 from registry_core.lifecycle.events import Event, replay
 
 #: the headline value of each (model, version, metric, dataset, slice): a row without a step first, then the
@@ -110,20 +110,6 @@ def _quote(text: str) -> str:
 
 #: past this many changed versions, recomputing every headline is cheaper than picking them out
 FULL_HEADLINE_FROM = 500
-#: the headline table is split by model into this many files, so that a refresh rewrites only the
-#: files of the models it touched (one file of 150,000 rows costs ~40 ms to read and write again);
-#: each more file costs every headline query ~0.1 ms (16 files made the overview ~2 ms slower)
-HEADLINE_BUCKETS = 4
-
-
-def headline_file(bucket: int) -> str:
-    return f"headline-{bucket:02d}.parquet"
-
-
-def headline_bucket(model: str) -> int:
-    """The headline file of a model's rows: stable across processes and versions (crc32, not hash())."""
-    return zlib.crc32(model.encode()) % HEADLINE_BUCKETS
-
 
 def split_headline(table: pa.Table) -> dict[int, pa.Table]:
     """Headline rows by bucket (each bucket sorted by model and version, so reads for one model skip)."""

@@ -30,6 +30,7 @@ in that tick cannot be missed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -40,35 +41,32 @@ import shutil
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
 import duckdb
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from registry_core import lazy
 from registry_core.format.layout import CACHE_DIR, MANIFEST, METRICS_DIR, MODELS_DIR, VERSIONS_DIR, Layout
 from registry_core.format.settings import Settings, load_settings
-from registry_core.index import db, extract, scan, yamlrows
-from registry_core.index.derive import (
-    DERIVED,
-    FULL_HEADLINE_FROM,
-    HEADLINE_BUCKETS,
-    derive_headline,
-    derive_state,
-    headline_bucket,
-    headline_file,
-    split_headline,
-)
-from registry_core.index.tables import SCHEMAS
+from registry_core.index import db, freshness, scan
+from registry_core.index.files import DERIVED_TABLES, HEADLINE_BUCKETS, headline_bucket, headline_file
 from registry_core.store.atomic import write_replace
 from registry_core.store.cachedir import UNWRITABLE, cache_problem, private_cache
 
-INDEX_FORMAT = 6
+# a warm read (``modelreg resolve``) needs none of these: imported on first use
+pa = lazy.module("pyarrow")
+pc = lazy.module("pyarrow.compute")
+pq = lazy.module("pyarrow.parquet")
+extract = lazy.module("registry_core.index.extract")
+yamlrows = lazy.module("registry_core.index.yamlrows")
+derive = lazy.module("registry_core.index.derive")
+tables_ = lazy.module("registry_core.index.tables")
+
+INDEX_FORMAT = 7
 MAX_BATCHES = 6
 KEEP_OLD_GENERATIONS_S = 600
 
@@ -108,7 +106,7 @@ class Generation:
         """The Parquet files holding table ``name`` (a table of file rows, or a derived one)."""
         if name == "headline":
             return [self.folder / headline_file(b) for b in range(HEADLINE_BUCKETS)]
-        if name in DERIVED:
+        if name in DERIVED_TABLES:
             return [self.folder / f"{name}.parquet"]
         return [self.folder / s for s in self.tables.get(name, [])]
 
@@ -265,7 +263,8 @@ class _State:
         return _Stored(dirs, dir_ctime, counts, paths, ctimes, sizes, problems, pending)
 
     def save(self, folder: Path, columns: _Stored) -> None:
-        """Write the state (a settled one, as ``columns``): Arrow files, files folder by folder."""
+        """Write the state (a settled one, as ``columns``): Arrow files, files folder by folder; and the
+        check files of ``freshness`` (the same paths and ctimes, grouped by model)."""
         records = [self.files[path] for path in columns.paths]
         _write_arrow(folder / "dirs.arrow", {"path": columns.dirs, "ctime": columns.dir_ctime,
                                              "files": columns.counts})
@@ -273,6 +272,7 @@ class _State:
                                               "size": columns.sizes, "batch": [r[2] for r in records],
                                               "ok": [r[3] for r in records]})
         (folder / "state.json").write_text(json.dumps({"dir_problems": columns.problems, "pending": columns.pending}))
+        freshness.write_check(folder, columns.dirs, columns.dir_ctime, columns.paths, columns.ctimes)
 
 
 def _made_here(listings: Mapping[str, scan.Listing]) -> Mapping[str, scan.Listing]:
@@ -282,15 +282,17 @@ def _made_here(listings: Mapping[str, scan.Listing]) -> Mapping[str, scan.Listin
     return listings
 
 
-_STATE_SCHEMAS = {
-    "dirs.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("files", pa.int64())]),
-    "files.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("size", pa.int64()),
-                              ("batch", pa.string()), ("ok", pa.bool_())]),
-}
+@functools.cache
+def _state_schemas() -> dict[str, pa.Schema]:
+    return {
+        "dirs.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("files", pa.int64())]),
+        "files.arrow": pa.schema([("path", pa.string()), ("ctime", pa.int64()), ("size", pa.int64()),
+                                  ("batch", pa.string()), ("ok", pa.bool_())]),
+    }
 
 
 def _write_arrow(path: Path, columns: dict[str, list]) -> None:
-    table = pa.table(columns, schema=_STATE_SCHEMAS[path.name])
+    table = pa.table(columns, schema=_state_schemas()[path.name])
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
 
@@ -299,7 +301,7 @@ def _read_arrow(path: Path) -> pa.Table:
     """One state file, checked against its schema (a damaged one raises, and the index is rebuilt)."""
     with pa.memory_map(str(path)) as source:
         table = pa.ipc.open_file(source).read_all()
-    if not table.schema.equals(_STATE_SCHEMAS[path.name]):
+    if not table.schema.equals(_state_schemas()[path.name]):
         raise ValueError(f"{path}: unexpected columns")
     return table
 
@@ -317,11 +319,21 @@ _DAMAGED: set[str] = set()
 
 
 def check_parquet(path: Path) -> None:
-    """Raise ``DamagedCache`` unless ``path``'s footer reads (a truncated or overwritten file fails)."""
+    """Raise ``DamagedCache`` unless ``path`` is framed as a Parquet file: ``PAR1`` at both ends and a footer
+    length that fits (a truncated or overwritten file fails).  Read without pyarrow, so that a warm read
+    imports none; damage inside a footer that keeps the frame is caught when a query reads it
+    (``Catalog._recover``)."""
     try:
-        pq.read_metadata(path)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise DamagedCache(f"{path.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(size - 8, 0))
+            tail = handle.read(8)
+    except OSError as exc:
+        raise DamagedCache(f"{path.name}: {exc.strerror or type(exc).__name__}") from None
+    footer = int.from_bytes(tail[:4], "little") if len(tail) == 8 else -1
+    if head != b"PAR1" or tail[4:] != b"PAR1" or not 0 < footer <= size - 12:
+        raise DamagedCache(f"{path.name}: not a whole Parquet file (truncated or overwritten)")
 
 
 def check_generation(folder: Path, tables: Mapping[str, list[str]]) -> None:
@@ -332,7 +344,7 @@ def check_generation(folder: Path, tables: Mapping[str, list[str]]) -> None:
     and ``structure.json``.
     """
     names = [s for segments in tables.values() for s in segments]
-    names += [f"{n}.parquet" for n in DERIVED if n != "headline"]
+    names += [f"{n}.parquet" for n in DERIVED_TABLES if n != "headline"]
     names += [headline_file(b) for b in range(HEADLINE_BUCKETS)]
     for name in names:
         check_parquet(folder / name)
@@ -373,21 +385,12 @@ class _Memo:
     reading the state's paths and, when something changed, the rest of it.  Generations are immutable,
     so a memo keyed by the generation's name can never be stale."""
 
-    name: str
-    dirs: list[str]
-    dir_ctime: list[int]
-    files: list[str]
-    file_ctime: list[int]
-    dir_paths: list[str]  # absolute, ready for os.stat
-    file_paths: list[str]
+    recorded: freshness.Recorded
     state: _State | None = None
 
-    @classmethod
-    def of(cls, root: Path, name: str, quick: dict[str, list], state: _State | None) -> _Memo:
-        prefix = f"{root}/"
-        return cls(name, quick["dirs"], quick["dir_ctime"], quick["files"], quick["file_ctime"],
-                   [prefix + d if d else str(root) for d in quick["dirs"]], [prefix + f for f in quick["files"]],
-                   state)
+    @property
+    def name(self) -> str:
+        return self.recorded.name
 
 
 #: catalog root -> the memo of the last generation this process read or built there
@@ -406,6 +409,9 @@ class Index:
     def _use(self, cache: Path) -> None:
         self.cache = cache
         self.base = cache / "index"
+        #: told (folders, files) as a first build's walk finds them
+        self.progress: Callable[[int, int], None] | None = None
+        self._settings_memo: tuple[tuple[int, int, int], tuple[Settings, list]] | None = None
 
     # -- reading the current generation -------------------------------------------------------
     def _current(self) -> tuple[Path, dict] | None:
@@ -442,10 +448,7 @@ class Index:
         memo = _MEMOS.get(str(self.layout.root))
         if memo is None or memo.name != folder.name:
             self._check(folder)
-            dirs, files = _state_file(folder, "dirs.arrow"), _state_file(folder, "files.arrow")
-            quick = {"dirs": dirs["path"].to_pylist(), "dir_ctime": dirs["ctime"].to_pylist(),
-                     "files": files["path"].to_pylist(), "file_ctime": files["ctime"].to_pylist()}
-            memo = _Memo.of(self.layout.root, folder.name, quick, None)
+            memo = _Memo(freshness.Recorded(self.layout.root, folder))
             _MEMOS[str(self.layout.root)] = memo
         return memo
 
@@ -460,27 +463,43 @@ class Index:
         _MEMOS.pop(str(self.layout.root), None)
         _rebuilt(reason)
 
-    def refresh(self) -> Generation:
-        """Bring the index up to date with the files and return the current generation.
+    def _settings(self, clock: int) -> tuple[Settings, list[tuple[str, str, str]]]:
+        """``load_settings``, parsed again only when registry.yaml changed: an in-process checked read
+        should cost milliseconds.  Kept only once its ctime is older than ``clock`` (a later edit then
+        moves it, even in the same tick as the one kept: the "racy" rule of the index)."""
+        try:
+            stat = os.stat(self.layout.registry, follow_symlinks=False)
+            key = (stat.st_ctime_ns, stat.st_size, stat.st_ino)
+        except OSError:
+            key = None
+        memo = self._settings_memo
+        if key is not None and memo is not None and memo[0] == key:
+            return memo[1]
+        result = load_settings(self.layout)
+        self._settings_memo = (key, result) if key is not None and key[0] < clock else None
+        return result
 
-        One stat of every known folder and file decides; when nothing moved, nothing is read or written.
-        A catalog that cannot be written (a read-only mount, a full disk) is indexed in this user's temp
-        folder instead, so it can still be read.
+    def refresh(self, scope: freshness.Scope = freshness.CATALOG) -> Generation:
+        """Bring the index up to date with the files ``scope`` covers and return the current generation.
+
+        One stat of each folder and file of the scope decides (``freshness``); when nothing moved,
+        nothing is read or written.  A catalog that cannot be written (a read-only mount, a full disk) is
+        indexed in this user's temp folder instead, so it can still be read.
         """
         self.cache_problem = cache_problem(self.layout.cache)  # (a link can appear while a dashboard runs)
         if self.cache_problem is not None and self.cache == self.layout.cache:
             self._use(private_cache(self.layout.root))
         try:
-            return self._refresh()
+            return self._refresh(scope)
         except OSError as exc:
             if exc.errno not in UNWRITABLE or self.cache != self.layout.cache:
                 raise
         self._use(private_cache(self.layout.root))
-        return self._refresh()
+        return self._refresh(scope)
 
-    def _refresh(self) -> Generation:
+    def _refresh(self, scope: freshness.Scope) -> Generation:
         clock = self._clock()
-        settings, settings_problems = load_settings(self.layout)
+        settings, settings_problems = self._settings(clock)
         if self.cache_problem is not None:
             settings_problems = [*settings_problems, (CACHE_DIR, "error", f"{self.cache_problem} (the index is kept "
                                                                           "in a temporary folder; writes are refused)")]
@@ -489,22 +508,21 @@ class Index:
             folder, meta = current
             try:
                 memo = self._memo(folder)
-                dirs_now, files_now = scan.ctimes(memo.dir_paths), scan.ctimes(memo.file_paths)
-                if dirs_now == memo.dir_ctime and files_now == memo.file_ctime:
+                changed_dirs, changed_files = memo.recorded.select(scope).changes()
+                if not changed_dirs and not changed_files:
                     return Generation(folder, meta["tables"], settings, settings_problems)
                 if memo.state is None:
                     memo.state = _damaged_if_unreadable(_State.load, folder)
                 state = memo.state
-            except DamagedCache as exc:
-                _DAMAGED.add(folder.name)
-                _rebuilt(str(exc))
+            except FileNotFoundError:  # another process collected it: build anew, nothing to say
                 current = None
-            except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException):
+            except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException) as exc:
+                # DamagedCache, or a check file of the generation (``freshness``) that does not read
+                _DAMAGED.add(folder.name)
+                _rebuilt(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 current = None
         if current is None:
             return self._first_build(clock, settings, settings_problems)
-        changed_dirs = {d for d, now, then in zip(memo.dirs, dirs_now, memo.dir_ctime) if now != then}
-        changed_files = {f for f, now, then in zip(memo.files, files_now, memo.file_ctime) if now != then}
         listings = scan.update(self.layout.root, state.listings, changed_dirs, changed_files)
         try:
             return _Build(self, folder, meta, state, listings, clock, settings, settings_problems).run()
@@ -522,10 +540,25 @@ class Index:
         the walk is still finding them."""
         feed = yamlrows.Feed(self.layout.root)
         try:
-            listings = scan.scan(self.layout.root, found=feed).listings
+            listings = scan.scan(self.layout.root, found=self._reporting(feed)).listings
             return _Build(self, None, None, None, listings, clock, settings, settings_problems, feed).run()
         finally:
             feed.stop()
+
+    def _reporting(self, feed: yamlrows.Feed) -> Callable[[scan.Listing], None]:
+        """``feed``, telling ``progress`` what the walk has found so far (a first build takes seconds)."""
+        progress = self.progress
+        if progress is None:
+            return feed
+        seen = [0, 0]
+
+        def found(listing: scan.Listing) -> None:
+            feed(listing)
+            seen[0] += 1
+            seen[1] += len(listing.files)
+            progress(seen[0], seen[1])
+
+        return found
 
     # -- housekeeping ---------------------------------------------------------------------------
     def collect(self, keep: set[str]) -> None:
@@ -596,9 +629,7 @@ class _Build:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
         write_replace(index.base / "CURRENT", name.encode())
-        quick = {"dirs": columns.dirs, "dir_ctime": columns.dir_ctime, "files": columns.paths,
-                 "file_ctime": columns.ctimes}
-        _MEMOS[str(self.root)] = _Memo.of(self.root, name, quick, _State(columns, state.files))
+        _MEMOS[str(self.root)] = _Memo(freshness.Recorded(self.root, folder), _State(columns, state.files))
         index.collect(keep={name, self.previous.name if self.previous else ""})
         return Generation(folder, tables, self.settings, self.settings_problems)
 
@@ -657,7 +688,7 @@ class _Build:
             if self.previous is None and segment.exists():
                 # a first build's headline values come from this segment alone: computed while the YAML
                 # is still being read (by a worker process, in a big build) rather than after
-                self.early_headline = pool.submit(derive_headline, [str(segment)], None, None, set())
+                self.early_headline = pool.submit(derive.derive_headline, [str(segment)], None, None, set())
             tables, problems, ok = waiting()
         to_read = [i for i in candidates
                    if ok.get(m := manifest(i.model, i.version), files.get(m, NO_RECORD).ok)]
@@ -676,7 +707,7 @@ class _Build:
                 files[p] = FileRecord(infos[p].ctime_ns, infos[p].size, None, False)
         tables["file_problems"] = pa.Table.from_pylist(
             [{"path": p, "severity": s, "message": m, "_source": p} for p, s, m in problems],
-            schema=SCHEMAS["file_problems"])
+            schema=tables_.SCHEMAS["file_problems"])
         self.new_rows = tables
         self.touched_versions = touched_versions | {(i.model, i.version) for i in to_read}
         self.touched_versions |= {(m, v) for p in stale for _, m, v in [scan.classify(p)] if v is not None}
@@ -710,13 +741,19 @@ class _Build:
         in_use = {f[2] for f in files.values() if f[2] is not None}
         batches = {b: s for b, s in batches.items() if b in in_use and s}
         self.batches = self._compact(batches, files)
-        return {t: sorted(s[t] for s in self.batches.values() if t in s) for t in SCHEMAS}
+        return {t: sorted(s[t] for s in self.batches.values() if t in s) or [self._empty(t)] for t in tables_.SCHEMAS}
+
+    def _empty(self, table: str) -> str:
+        """A segment with no rows: every table has a file, so the views know its columns without pyarrow."""
+        name = f"{table}-empty.parquet"
+        pq.write_table(tables_.SCHEMAS[table].empty_table(), self.tmp / name)
+        return name
 
     def _write_segment(self, table: str, batch: str, rows: pa.Table) -> str:
         order, group = LAYOUT[table]
         name = f"{table}-{batch}-{secrets.token_hex(2)}.parquet"
         rows = rows.sort_by([(c, "ascending") for c in order])
-        pq.write_table(rows.cast(SCHEMAS[table]), self.tmp / name, compression="zstd", row_group_size=group)
+        pq.write_table(rows.cast(tables_.SCHEMAS[table]), self.tmp / name, compression="zstd", row_group_size=group)
         return name
 
     def _compact(self, batches: dict[str, dict[str, str]], files: dict[str, FileRecord]
@@ -732,8 +769,8 @@ class _Build:
         merged = secrets.token_hex(4)
         out = {b: s for b, s in batches.items() if b not in merge}
         out[merged] = {}
-        for table in SCHEMAS:
-            parts = [pq.read_table(self.tmp / batches[b][table]).cast(SCHEMAS[table])
+        for table in tables_.SCHEMAS:
+            parts = [pq.read_table(self.tmp / batches[b][table]).cast(tables_.SCHEMAS[table])
                      for b in merge if table in batches[b]]
             if parts:
                 out[merged][table] = self._write_segment(table, merged, pa.concat_tables(parts))
@@ -766,41 +803,43 @@ class _Build:
         def read(table: str, models: set[str] | None) -> pa.Table:
             """Rows of ``models`` (None: all); segments are sorted by model, so row groups are skipped."""
             where = [("model", "in", sorted(models))] if models is not None else None
-            parts = [pq.read_table(self.tmp / s, filters=where).cast(SCHEMAS[table]) for s in tables[table]]
-            return pa.concat_tables(parts) if parts else SCHEMAS[table].empty_table()
+            parts = [pq.read_table(self.tmp / s, filters=where).cast(tables_.SCHEMAS[table]) for s in tables[table]]
+            return pa.concat_tables(parts) if parts else tables_.SCHEMAS[table].empty_table()
 
         everything = self.previous is None or bool({"registry.yaml"} & (self.changed | self.removed))
         touched_models = {m for p in self.changed | self.removed for _, m, _ in [scan.classify(p)] if m}
         redo = None if everything else touched_models
         versions = self._valid_versions(files, redo)
+        derived = derive.DERIVED
         previous = {name: _keep_models(pq.read_table(self.previous / f"{name}.parquet"), redo)
-                    if self.previous else DERIVED[name].empty_table() for name in DERIVED if name != "headline"}
+                    if self.previous else derived[name].empty_table() for name in derived if name != "headline"}
         if redo is None or redo:
             events, models = read("events", redo), read("models", redo)
-            fresh = derive_state(events, models, versions, self.settings)
+            fresh = derive.derive_state(events, models, versions, self.settings)
         else:
-            fresh = {name: DERIVED[name].empty_table() for name in previous}
+            fresh = {name: derive.DERIVED[name].empty_table() for name in previous}
         for name, table in previous.items():
             pq.write_table(pa.concat_tables([table, fresh[name]]), self.tmp / f"{name}.parquet")
         segments = [str(self.tmp / s) for s in tables["metrics"]]
         touched = None if self.previous is None else self.touched_versions
-        if touched is None or len(touched) > FULL_HEADLINE_FROM:
+        if touched is None or len(touched) > derive.FULL_HEADLINE_FROM:
             every = versions if redo is None else self._valid_versions(files, None)
             valid = {(m, v) for m, vs in every.items() for v in vs}
             early = self.early_headline
-            buckets = split_headline(early.result() if early else derive_headline(segments, None, None, valid))
+            everything_now = early.result() if early else derive.derive_headline(segments, None, None, valid)
+            buckets = derive.split_headline(everything_now)
         else:
             buckets = {}
             by_bucket: dict[int, set[tuple[str, int]]] = {}
             for model, version in touched:
                 by_bucket.setdefault(headline_bucket(model), set()).add((model, version))
             for bucket, these in by_bucket.items():
-                # the rows recomputed are those of touched models x touched numbers (derive_headline)
+                # the rows recomputed are those of touched models x touched numbers (derive.derive_headline)
                 names, numbers = {m for m, _ in these}, {v for _, v in these}
                 valid = {(m, v) for m in names for v in numbers
                          if files.get(f"{MODELS_DIR}/{m}/{VERSIONS_DIR}/{v}/{MANIFEST}", NO_RECORD).ok}
                 old = pq.read_table(self.previous / headline_file(bucket))
-                fresh = derive_headline(segments, these, old, valid)
+                fresh = derive.derive_headline(segments, these, old, valid)
                 buckets[bucket] = fresh.sort_by([("model", "ascending"), ("version", "ascending")])
         for bucket in range(HEADLINE_BUCKETS):
             name = headline_file(bucket)

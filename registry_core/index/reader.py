@@ -17,11 +17,13 @@ from pathlib import Path
 
 import duckdb
 
+from registry_core import lazy
 from registry_core.format.settings import Settings
 from registry_core.index import filters
-from registry_core.index.derive import events_from_rows, needed_approvals
 from registry_core.index.generation import Generation, Views
 from registry_core.lifecycle.events import Event, ModelState, replay
+
+derive = lazy.module("registry_core.index.derive")  # pyarrow-backed: a warm ``resolve`` does without
 
 Headline = dict[tuple[str, str | None, str | None], float]
 
@@ -223,14 +225,14 @@ class Reader:
     def events(self, model: str) -> list[Event]:
         """One model's events as records, in id order."""
         rows = self.rows("SELECT * FROM _events WHERE model = ? ORDER BY id", [model])
-        return events_from_rows(rows).get(model, [])
+        return derive.events_from_rows(rows).get(model, [])
 
     def state(self, model: str, at: dt.datetime | None = None) -> ModelState:
         """Replay one model's events (up to ``at``) into its lifecycle state; events naming no version are
         left out, as the index's own replay leaves them."""
         existing = set(self.version_numbers(model))
         events = [e for e in self.events(model) if e.version is None or e.version in existing]
-        needed = needed_approvals(self.settings, self.model_policies(model))
+        needed = derive.needed_approvals(self.settings, self.model_policies(model))
         return replay(model, events, self.settings, needed, until=at)
 
     # -- the whole catalog (validate) ----------------------------------------------------------------

@@ -11,7 +11,7 @@ import json
 
 import duckdb
 
-from registry_core.index.tables import SCHEMAS
+from registry_core.index.files import ROW_TABLES
 
 VIEWS = {
     "models": """
@@ -53,6 +53,8 @@ def source(generation, table: str) -> str:
     paths = generation.paths(table)
     if paths:
         return f"read_parquet([{', '.join(_quote(str(p)) for p in paths)}])"
+    from registry_core.index.tables import SCHEMAS  # (pyarrow; a generation has a file for every table)
+
     columns = ", ".join(f"NULL::{_SQL_TYPES[str(f.type)]} AS \"{f.name}\"" for f in SCHEMAS[table])
     return f"(SELECT {columns} WHERE false)"
 
@@ -64,7 +66,7 @@ _SQL_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "bool": "BOOLEAN", "double
 def create_views(con: duckdb.DuckDBPyConnection, generation, schema: str = "main") -> None:
     """Create every view in ``schema`` on ``con``; the catalog's problems become the ``_problems`` view."""
     folder = str(generation.folder).replace("'", "''")
-    sources = {table: source(generation, table) for table in [*SCHEMAS, "headline"]}  # headline: always 4 files
+    sources = {table: source(generation, table) for table in [*ROW_TABLES, "headline"]}  # headline: always 4 files
     con.execute("SET parquet_metadata_cache = true")
     for name, sql in VIEWS.items():
         con.execute(f"CREATE OR REPLACE VIEW {schema}.{name} AS {sql.format(t=folder, **sources)}")

@@ -65,7 +65,7 @@ def _settings_ok(catalog: Catalog, model: str) -> None:
     That is a broken registry.yaml, or a broken model.yaml: its policies could be stricter than the
     catalog's, so falling back to the catalog's would let through what the model's owners forbid.
     """
-    reader = catalog.reader()
+    reader = catalog.reader(models=[model])
     errors = [p for p in reader.settings_problems if p[1] == "error"]
     if errors:
         raise InvalidInput(f"{errors[0][0]}: {errors[0][2]}")
@@ -105,7 +105,7 @@ def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str 
         raise InvalidInput("--force needs a --reason saying why the policy is overridden")
     events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        result = plan_on(_fresh(catalog).reader(), model, version, stage, events.user, force)
+        result = plan_on(_fresh(catalog).reader(models=[model]), model, version, stage, events.user, force)
         gates = tuple(g.to_dict() for g in result.gates)
         if not result.allowed:
             raise result.error()
@@ -123,7 +123,7 @@ def answer(catalog: Catalog, model: str, request_id: str, action: str, reason: s
     check_name(model)
     events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        reader = _fresh(catalog).reader()
+        reader = _fresh(catalog).reader(models=[model])
         state = reader.state(model)
         request = state.requests.get(request_id)
         if request is None:
@@ -162,7 +162,8 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
         raise InvalidInput(target_stage(catalog.settings, stage).reason)
     events = EventWriter(catalog.layout, catalog.user)
     with model_lock(catalog.layout.cache, model):
-        decision, current, previous = rollback_decision(_fresh(catalog).reader(), model, stage, events.user)
+        decision, current, previous = rollback_decision(_fresh(catalog).reader(models=[model]), model, stage,
+                                                        events.user)
         if not decision:
             raise refusal(decision.kind, f"rollback: {decision.reason}")
         events.record(model, "promote", version=previous, stage=stage, reason=reason, rollback_of=current)
@@ -178,7 +179,7 @@ def set_alias(catalog: Catalog, model: str, version, name: str, remove: bool = F
         raise refusal(decision.kind, f"alias {alias}: {decision.reason}")
     with model_lock(catalog.layout.cache, model):
         catalog = _fresh(catalog)
-        catalog.refresh()
+        catalog.refresh([model])
         state = catalog.state(model)
         if remove:
             if alias not in state.aliases:

@@ -115,7 +115,7 @@ def plan(catalog: Catalog, model: str, version: int, stage: str, user: str, forc
     All its reads share one freshness check of the index (``Catalog.snapshot``).
     """
     check_name(model)
-    with catalog.snapshot():
+    with catalog.snapshot([model]):
         return plan_on(catalog.reader(), model, version, stage, user, force, answering)
 
 
@@ -167,7 +167,7 @@ def plan_on(reader: Reader, model: str, version: int, stage: str, user: str, for
 
 def rollback_plan(catalog: Catalog, model: str, stage: str, user: str) -> tuple[Decision, int | None, int | None]:
     """Who may roll back, and from which version to which; the dashboard shows the reason."""
-    with catalog.snapshot():
+    with catalog.snapshot([model]):
         return rollback_decision(catalog.reader(), model, stage, user)
 
 

@@ -114,8 +114,9 @@ DAMAGE = {"truncated": _truncate, "junk": _junk, "empty": _empty, "footer bytes"
 def _targets(folder: Path) -> list[str]:
     """One file of each kind in a generation: a segment per table, the derived tables, the state."""
     kinds: dict[str, str] = {}
-    for path in sorted(folder.iterdir()):
-        kinds.setdefault(path.name.split("-")[0] if path.name.count("-") >= 2 else path.name, path.name)
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        kinds.setdefault(name.split("-")[0] if path.name.count("-") >= 2 else name, name)
     return sorted(kinds.values())
 
 
