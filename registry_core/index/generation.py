@@ -427,6 +427,7 @@ class Index:
     def _use(self, cache: Path) -> None:
         self.cache = cache
         self.base = cache / "index"
+        self._unwritable: OSError | None = None
 
     # -- reading the current generation -------------------------------------------------------
     def _current(self) -> tuple[Path, dict] | None:
@@ -446,6 +447,12 @@ class Index:
         current = self._current()
         return current[0].name if current else None
 
+    def _writable(self) -> None:
+        """Raise the error that made ``_clock`` fail when the cache cannot be written: before reading the
+        whole catalog for a build that could never be saved (``refresh`` then builds in temp)."""
+        if self._unwritable is not None:
+            raise self._unwritable
+
     def _clock(self) -> int:
         """The file system's "now" (ctime of a file written now): later ctimes are in or after this tick."""
         try:
@@ -456,7 +463,8 @@ class Index:
                 return os.fstat(fd).st_ctime_ns
             finally:
                 os.close(fd)
-        except OSError:
+        except OSError as exc:
+            self._unwritable = exc if exc.errno in UNWRITABLE else None
             return time.time_ns() - 2_000_000_000
 
     def _memo(self, folder: Path) -> _Memo:
@@ -522,6 +530,7 @@ class Index:
                 current = None
             except (OSError, ValueError, KeyError, TypeError, IndexError, pa.ArrowException):
                 current = None
+        self._writable()
         if current is None:
             return self._first_build(clock, settings, settings_problems)
         changed_dirs = {d for d, now, then in zip(memo.dirs, dirs_now, memo.dir_ctime) if now != then}
@@ -533,7 +542,11 @@ class Index:
             _DAMAGED.add(folder.name)
             _rebuilt(str(exc))
             return self._first_build(clock, settings, settings_problems)
-        except (OSError, ValueError, pa.ArrowException):
+        except OSError as exc:
+            if exc.errno in UNWRITABLE:
+                raise  # (refresh builds in temp)
+            return self._first_build(clock, settings, settings_problems)
+        except (ValueError, pa.ArrowException):
             # the previous generation vanished or is damaged (another process collected it): build anew
             return self._first_build(clock, settings, settings_problems)
 
