@@ -404,14 +404,15 @@ class Index:
         self.layout = layout
         #: why the catalog's .modelreg is refused (None: it is ours); reported as a problem of the catalog
         self.cache_problem = cache_problem(layout.cache)
+        #: told (folders, files) as a first build's walk finds them
+        self.progress: Callable[[int, int], None] | None = None
+        self._settings_memo: tuple[tuple[int, int, int], tuple[Settings, list]] | None = None
         self._use(layout.cache if self.cache_problem is None else private_cache(layout.root))
 
     def _use(self, cache: Path) -> None:
         self.cache = cache
         self.base = cache / "index"
-        #: told (folders, files) as a first build's walk finds them
-        self.progress: Callable[[int, int], None] | None = None
-        self._settings_memo: tuple[tuple[int, int, int], tuple[Settings, list]] | None = None
+        self._unwritable: OSError | None = None
 
     # -- reading the current generation -------------------------------------------------------
     def _current(self) -> tuple[Path, dict] | None:
@@ -431,6 +432,12 @@ class Index:
         current = self._current()
         return current[0].name if current else None
 
+    def _writable(self) -> None:
+        """Raise the error that made ``_clock`` fail when the cache cannot be written: before reading the
+        whole catalog for a build that could never be saved (``refresh`` then builds in temp)."""
+        if self._unwritable is not None:
+            raise self._unwritable
+
     def _clock(self) -> int:
         """The file system's "now" (ctime of a file written now): later ctimes are in or after this tick."""
         try:
@@ -441,7 +448,8 @@ class Index:
                 return os.fstat(fd).st_ctime_ns
             finally:
                 os.close(fd)
-        except OSError:
+        except OSError as exc:
+            self._unwritable = exc if exc.errno in UNWRITABLE else None
             return time.time_ns() - 2_000_000_000
 
     def _memo(self, folder: Path) -> _Memo:
@@ -521,6 +529,7 @@ class Index:
                 _DAMAGED.add(folder.name)
                 _rebuilt(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 current = None
+        self._writable()
         if current is None:
             return self._first_build(clock, settings, settings_problems)
         listings = scan.update(self.layout.root, state.listings, changed_dirs, changed_files)
@@ -530,7 +539,11 @@ class Index:
             _DAMAGED.add(folder.name)
             _rebuilt(str(exc))
             return self._first_build(clock, settings, settings_problems)
-        except (OSError, ValueError, pa.ArrowException):
+        except OSError as exc:
+            if exc.errno in UNWRITABLE:
+                raise  # (refresh builds in temp)
+            return self._first_build(clock, settings, settings_problems)
+        except (ValueError, pa.ArrowException):
             # the previous generation vanished or is damaged (another process collected it): build anew
             return self._first_build(clock, settings, settings_problems)
 
