@@ -129,7 +129,10 @@ def request_card(row: dict, selected: bool) -> None:
         if recorded or now.gates:
             failing = [g.gate for g in now.gates if not g.passed]
             st.dataframe(gate_rows(recorded, now.gates), hide_index=True, width="stretch",
-                         key=f"request_gates_{request.id}")
+                         key=f"request_gates_{request.id}",  # a bounded gate column keeps "now" in view at 800 px
+                         column_config={"gate": st.column_config.TextColumn(width="medium"),
+                                        "recorded": st.column_config.TextColumn(width="small"),
+                                        "now": st.column_config.TextColumn(width="small")})
             if failing:
                 st.warning("Now failing: " + ", ".join(failing), icon="⚠️")
         else:
