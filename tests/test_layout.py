@@ -1,7 +1,7 @@
 """format.layout owns catalog paths in both directions: build -> parse round trips, and the SQL agrees."""
 
 import duckdb
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry_core.format.layout import (
@@ -37,11 +37,13 @@ paths = st.one_of(
 )
 
 
+@settings(deadline=None)  # a loaded machine must not fail a property
 @given(paths)
 def test_build_then_parse_gives_back_what_was_built(built):
     assert parse_path(build_path(*built)) == built
 
 
+@settings(deadline=None)  # a loaded machine must not fail a property
 @given(st.lists(st.sampled_from(["models", "m", "versions", "events", "metrics", "artifacts", "3", "03", "0",
                                  "manifest.yaml", "model.yaml", "registry.yaml", "e.yaml", "t.parquet", "..", ""]),
                 min_size=1, max_size=7).map("/".join))
@@ -65,6 +67,7 @@ def test_what_the_layout_has_no_place_for_parses_to_none():
         assert parse_path(rel) is None, rel
 
 
+@settings(deadline=None)  # a loaded machine must not fail a property
 @given(names, versions, files)
 def test_the_index_sql_reads_a_metric_table_path_like_parse_path(model, version, file):
     rel = build_path("metrics", model, version, file)

@@ -7,6 +7,7 @@ file names and validate's messages all go through these, so the layout is writte
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,14 +47,26 @@ def _is_version(part: str) -> bool:
     return part.isascii() and part.isdigit() and not part.startswith("0") and int(part) <= MAX_VERSION
 
 
+@functools.lru_cache(maxsize=4096)
+def _model_ok(name: str) -> bool:
+    """``is_name``, remembered: a walk asks about the same few model names for every file."""
+    return is_name(name)
+
+
+_NOT_PARTS = frozenset(("", ".", ".."))
+
+
 def parse_path(rel: str) -> CatalogPath | None:
-    """What ``rel`` (relative to the catalog root, ``/``-separated) names; None if the layout has no place for it."""
+    """What ``rel`` (relative to the catalog root, ``/``-separated) names; None if the layout has no place for it.
+
+    Called for every file of a walk (tens of thousands in a first build), so it is kept cheap.
+    """
     parts = rel.split("/")
-    if any(p in ("", ".", "..") for p in parts):
+    if not _NOT_PARTS.isdisjoint(parts):
         return None
     if len(parts) == 1:
         return CatalogPath("registry") if rel == REGISTRY_FILE else None
-    if parts[0] != MODELS_DIR or len(parts) < 3 or not is_name(parts[1]):
+    if parts[0] != MODELS_DIR or len(parts) < 3 or not _model_ok(parts[1]):
         return None
     model, where = parts[1], parts[2]
     if len(parts) == 3:
