@@ -81,6 +81,11 @@ def test_one_freshness_pass_per_read(fraud_builder, monkeypatch):
     calls.clear()
     cat.models()
     assert len(calls) == 1
+    calls.clear()
+    from registry_core.cli import main
+
+    assert main(["--catalog", str(fraud_builder.root), "list"]) == 0
+    assert len(calls) == 1
 
 
 def rewrite_in_place(path, old: str, new: str) -> None:
