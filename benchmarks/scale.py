@@ -133,6 +133,36 @@ def _count(root: Path) -> int:
     return sum(len(files) for folder, _, files in os.walk(root) if ".modelreg" not in folder)
 
 
+ROWS = [("cold_build", "cold build (`list`, no `.modelreg/`)"), ("list", "`list`"),
+        ("resolve", "`resolve MODEL@production`"), ("cross_filter", "cross-model filter (`query`, metric AND param)"),
+        ("refresh_one_new", "`resolve MODEL@latest` after one new version"),
+        ("full_check", "`refresh --full` (every file stat'ed)"),
+        ("inproc_resolve_checked", "in process: checked `resolve`"),
+        ("inproc_refresh_one", "in process: refresh after one new version"),
+        ("inproc_list_checked", "in process: `models()` with its catalog-wide check"),
+        ("inproc_catalog_check", "in process: catalog-wide check, nothing changed"),
+        ("inproc_full_check", "in process: full check, nothing changed")]
+
+
+def markdown(results: dict) -> str:
+    """The table of docs/performance.md: wall time, peak memory of the process, load average."""
+    sizes = sorted(results, key=int)
+    lines = ["| wall time, peak memory (load) | " + " | ".join(f"{int(s):,}" for s in sizes) + " |",
+             "|---|" + "---|" * len(sizes)]
+    for key, label in ROWS:
+        cells = []
+        for size in sizes:
+            row = results[size]["rows"].get(key)
+            if row is None:
+                cells.append("–")
+                continue
+            t = f"{row['seconds']:.2f} s" if row["seconds"] >= 1 else f"{row['seconds'] * 1000:.0f} ms"
+            memory = "" if key.startswith("inproc_") else f", {row['peak_mb']:,.0f} MB"
+            cells.append(f"{t}{memory} ({row['load']:.0f})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot(results: dict, out: Path) -> None:
     """Time against size, log scales; MLflow beside (hollow markers: extrapolated)."""
     import matplotlib
@@ -177,6 +207,7 @@ def main() -> None:
     parser.add_argument("--where", type=Path, default=Path(tempfile.gettempdir()) / "modelreg-scale")
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--markdown", action="store_true", help="print the table of docs/performance.md")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if not args.report_only:
@@ -188,6 +219,8 @@ def main() -> None:
             RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     if args.plot:
         plot(results, args.plot)
+    if args.markdown:
+        print(markdown(results))
 
 
 if __name__ == "__main__":

@@ -183,8 +183,9 @@ class Catalog:
 
     def watch(self) -> bool:
         """Watch the folder (inotify) rather than stat it: catalog-wide reads then check only what the
-        watcher saw change (for a long-running process: the dashboard).  False if it cannot (no
-        ``watchdog``, or too many folders for inotify): reads keep checking on their own."""
+        watcher saw change (for a long-running process: the dashboard).  False without ``watchdog``;
+        until the watch is set up, and for good if it cannot be (inotify's limit on watched folders),
+        reads keep checking on their own."""
         with self._lock:
             if self._watcher is None:
                 from registry_core.index import watch

@@ -124,11 +124,12 @@ def cmd_list(args: argparse.Namespace, cat: Catalog) -> int:
         flat = [{**{k: v for k, v in r.items() if k != "metrics"}, **r.get("metrics", {})} for r in rows]
         out(formats.render(flat, args.format, ["version", "stage", "created_at", "created_by", *keys]))
         return 0
-    models = cat.list()
+    with cat.snapshot():  # one freshness check for the models and the settings
+        models, settings = cat.list(), cat.settings
     if args.format == "json":
         out(formats.to_json(models))
         return 0
-    stages = [s for s in cat.settings.stage_names if s != "archived"]
+    stages = [s for s in settings.stage_names if s != "archived"]
     flat = [{**m, **{s: ",".join(str(v) for v in m["stages"].get(s, [])) for s in stages}} for m in models]
     out(formats.render(flat, args.format, ["model", "latest", "versions", *stages, "description"]))
     return 0

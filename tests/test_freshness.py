@@ -81,6 +81,11 @@ def test_one_freshness_pass_per_read(fraud_builder, monkeypatch):
     calls.clear()
     cat.models()
     assert len(calls) == 1
+    calls.clear()
+    from registry_core.cli import main
+
+    assert main(["--catalog", str(fraud_builder.root), "list"]) == 0
+    assert len(calls) == 1
 
 
 def rewrite_in_place(path, old: str, new: str) -> None:
@@ -186,3 +191,16 @@ def test_the_cli_shows_a_first_build_on_a_terminal(fraud_builder):
     os.close(primary)
     assert run.returncode == 0 and run.stdout.strip() == "fraud-detector@2"
     assert shown.endswith("\r\x1b[K")
+
+
+def test_a_refresh_rewrites_the_check_files_of_the_models_it_touched_only(fraud_builder):
+    b = fraud_builder
+    cat = settled(b.root)
+    before = cat.refresh().folder / "check"
+    b.version("churn", 2)
+    after = cat.refresh().folder / "check"
+    assert after != before
+    assert (after / "fraud-detector").stat().st_ino == (before / "fraud-detector").stat().st_ino  # linked
+    assert (after / "churn").stat().st_ino != (before / "churn").stat().st_ino
+    generation._MEMOS.clear()  # a new process reads them back
+    assert Catalog(b.root).resolve("churn@latest")["version"] == 2

@@ -27,6 +27,7 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from registry_core.format.layout import MODELS_DIR
 from registry_core.index import scan
@@ -55,25 +56,45 @@ def _group(path: str, is_dir: bool) -> str:
     return parts[1]
 
 
-def write_check(folder: Path, dirs: list[str], dir_ctime: list[int], files: list[str], file_ctime: list[int]
+def _model_of(path: str) -> str | None:
+    parts = path.split("/", 2)
+    return parts[1] if len(parts) > 1 and parts[0] == MODELS_DIR else None
+
+
+def write_check(folder: Path, columns: Any, previous: Path | None = None, moved: Iterable[str] | None = None
                 ) -> None:
-    """Write the check files of a generation (in ``folder``, not yet published)."""
-    groups: dict[str, tuple[list[str], list[int], list[str], list[int]]] = {}
-    for paths, ctimes, is_dir in ((dirs, dir_ctime, True), (files, file_ctime, False)):
-        for path, ctime in zip(paths, ctimes):
-            group = _group(path, is_dir)
-            entry = groups.get(group)
-            if entry is None:
-                entry = groups[group] = ([], [], [], [])
-            if is_dir:
-                entry[0].append(path)
-                entry[1].append(ctime)
-            else:
-                entry[2].append(path)
-                entry[3].append(ctime)
+    """Write the check files of a generation (in ``folder``, not yet published) from its state's
+    ``columns`` (folders, then their files folder by folder: ``dirs``, ``dir_ctime``, ``counts``,
+    ``paths``, ``ctimes``).
+
+    With the ``previous`` generation and the folders that ``moved`` since it (changed or gone), only
+    ``_top`` and the groups of the models they belong to are written; the others are hard links to
+    the previous generation's (a refresh after one new version should not rewrite 200 groups).
+    """
     out = folder / CHECK_DIR
     out.mkdir()
-    groups.setdefault(TOP, ([], [], [], []))
+    only: set[str] | None = None
+    if previous is not None and moved is not None and (previous / CHECK_DIR / TOP).exists():
+        only = {m for m in map(_model_of, moved) if m is not None}
+    groups: dict[str, tuple[list[str], list[int], list[str], list[int]]] = {TOP: ([], [], [], [])}
+    start = 0
+    paths, ctimes = columns.paths, columns.ctimes
+    for d, d_ctime, count in zip(columns.dirs, columns.dir_ctime, columns.counts):
+        end, first = start + count, start
+        start = end
+        group = _group(d, True)
+        if only is not None and group != TOP and group not in only:
+            continue  # (a deeper folder of a model that did not move: all its files are that model's)
+        entry = groups.get(group) or groups.setdefault(group, ([], [], [], []))
+        entry[0].append(d)
+        entry[1].append(d_ctime)
+        for path, ctime in zip(paths[first:end], ctimes[first:end]):
+            file_group = _group(path, False)
+            if only is not None and file_group != TOP and file_group not in only:
+                break  # (one folder's files are of one group: the events of a model that did not move)
+            entry = groups.get(file_group) or groups.setdefault(file_group, ([], [], [], []))
+            entry[2].append(path)
+            entry[3].append(ctime)
     for group, (gd, gdc, gf, gfc) in groups.items():
         dir_blob, file_blob = "\n".join(gd).encode(), "\n".join(gf).encode()
         with open(out / group, "wb") as handle:
@@ -81,6 +102,10 @@ def write_check(folder: Path, dirs: list[str], dir_ctime: list[int], files: list
             handle.write(array("q", gdc + gfc).tobytes())
             handle.write(dir_blob)
             handle.write(file_blob)
+    if only is not None:
+        for name in os.listdir(previous / CHECK_DIR):
+            if name not in groups and name not in only:
+                os.link(previous / CHECK_DIR / name, out / name)
 
 
 @dataclass

@@ -262,7 +262,8 @@ class _State:
                 pending[rel] = listing.pending
         return _Stored(dirs, dir_ctime, counts, paths, ctimes, sizes, problems, pending)
 
-    def save(self, folder: Path, columns: _Stored) -> None:
+    def save(self, folder: Path, columns: _Stored, previous: Path | None = None, moved: list[str] | None = None
+             ) -> None:
         """Write the state (a settled one, as ``columns``): Arrow files, files folder by folder; and the
         check files of ``freshness`` (the same paths and ctimes, grouped by model)."""
         records = [self.files[path] for path in columns.paths]
@@ -272,7 +273,7 @@ class _State:
                                               "size": columns.sizes, "batch": [r[2] for r in records],
                                               "ok": [r[3] for r in records]})
         (folder / "state.json").write_text(json.dumps({"dir_problems": columns.problems, "pending": columns.pending}))
-        freshness.write_check(folder, columns.dirs, columns.dir_ctime, columns.paths, columns.ctimes)
+        freshness.write_check(folder, columns, previous, moved)
 
 
 def _made_here(listings: Mapping[str, scan.Listing]) -> Mapping[str, scan.Listing]:
@@ -608,6 +609,7 @@ class _Build:
         else:
             affected = [rel for rel, listing in listings.items() if listing is not old.get(rel)]
             gone = [rel for rel in old if rel not in listings]
+        self.moved = affected + gone
         self.infos = {info.path: info for rel in affected for info in listings[rel].files}
         self.old_paths = {info.path for rel in affected + gone if rel in old for info in old[rel].files}
         self.clock = clock
@@ -630,7 +632,7 @@ class _Build:
             self._derive(files, tables)
             state = _State(self.listings, files).settled(self.clock)
             columns = state.columns()
-            state.save(self.tmp, columns)
+            state.save(self.tmp, columns, self.previous, self.moved)
             problems = [x for rel in sorted(columns.problems) for x in columns.problems[rel]]
             (self.tmp / "structure.json").write_text(json.dumps(
                 [{"path": p, "severity": s, "message": m} for p, s, m in problems]))
