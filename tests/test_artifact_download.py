@@ -53,7 +53,7 @@ def test_dashboard_prepares_a_download(with_files, monkeypatch):
     at.run()
     at.query_params["model"] = "fraud"
     at.query_params["version"] = "1"
-    at.switch_page("pages/versions.py").run()
+    at.switch_page("dashboard/pages/versions.py").run()
     assert not at.exception
     at.button(key="versions_artifacts_prepare").click().run()
     assert not at.exception and not at.error
