@@ -597,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stream stored objects and recompute their sha256 (default: check existence and size)")
 
     p = command("gc", "remove leftovers of interrupted writes (temporary files, unfinished versions)", cmd_gc)
-    p.add_argument("--older-than", type=float, default=60, help="only leftovers older than this many minutes")
+    p.add_argument("--older-than", type=float, default=60, help="only leftovers older than this many minutes (default 60)")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
     p.add_argument("--objects", action="store_true",
                    help="instead: objects in the artifact store that no manifest references (run --dry-run first)")
