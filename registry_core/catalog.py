@@ -31,6 +31,7 @@ from registry_core.index.derive import events_from_rows, needed_approvals
 from registry_core.index.generation import Generation, Index, Views
 from registry_core.integrations.gitsync import committing
 from registry_core.lifecycle import actions as lifecycle
+from registry_core.lifecycle import edits
 from registry_core.lifecycle import registration as writing
 from registry_core.lifecycle.compare import Comparison, compare_versions
 from registry_core.lifecycle.events import ModelState, replay
@@ -198,7 +199,9 @@ class Catalog:
         events = [e for e in rows if e.version is None or e.version in existing]
         model_row = self.sql("SELECT policies FROM _model_files WHERE model = ?", [model])
         needed = needed_approvals(self.settings, model_row[0]["policies"] if model_row else None)
-        return replay(model, events, self.settings, needed, until=at)
+        # events that break the policy have no effect; the index's replay found them (validate lists them)
+        skip = {r["id"] for r in self.sql("SELECT id FROM _violations WHERE model = ?", [model])}
+        return replay(model, events, self.settings, needed, until=at, skip=skip)
 
     def _index_events(self, model: str):
         rows = self.sql("SELECT * FROM _events WHERE model = ? ORDER BY id", [model])
@@ -321,8 +324,12 @@ class Catalog:
         headline = self.sql("""SELECT metric, dataset, slice, value FROM headline WHERE model = ? AND version = ?
                                ORDER BY metric, dataset, slice""", [model, version])
         state = self.state(model)
+        current = self.sql("SELECT description, tags FROM versions WHERE model = ? AND version = ?",
+                           [model, version])[0]
         return {
             **found,
+            "description": current["description"],  # the latest, after describe events
+            "tags": json.loads(current["tags"]) if current["tags"] else {},  # after tag events
             "manifest": json.loads(row["manifest"]),
             "aliases": sorted(a for a, (v, _, _) in state.aliases.items() if v == version),
             "headline": headline,
@@ -414,6 +421,8 @@ class Catalog:
         rows = self.sql(f"SELECT * FROM _events {where} ORDER BY id DESC", params)
         for row in rows:
             row["gates"] = json.loads(row["gates"]) if row["gates"] else []
+            # a rollback is a promote event that names the version it replaced: say which it is
+            row["kind"] = "rollback" if row["rollback_of"] is not None else row["action"]
         return rows
 
     @_one_refresh
@@ -460,11 +469,22 @@ class Catalog:
     def alias(self, model: str, version: int | str | None, name: str, remove: bool = False) -> dict:
         return lifecycle.set_alias(self, model, version, name, remove)
 
+    @committing
+    def describe(self, ref: str, text: str) -> dict:
+        """Record a new description of a version (an event; the manifest stays as written)."""
+        return edits.describe(self, ref, text)
+
+    @committing
+    def tag(self, ref: str, tags: dict[str, str] | None = None, remove: list[str] | None = None) -> dict:
+        """Set and/or remove tags of a version (an event; the manifest stays as written)."""
+        return edits.tag(self, ref, tags, remove)
+
     @_one_refresh
-    def validate(self) -> list[dict]:
+    def validate(self, require_signed: bool = False) -> list[dict]:
+        """Every problem, errors first; ``require_signed``: each event's commit must be signed by its ``by``."""
         from registry_core.validate import validate
 
-        return validate(self)
+        return validate(self, require_signed)
 
     def gc(self, older_than_s: float = 3600, dry_run: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths."""

@@ -12,11 +12,14 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from registry_core.format.settings import same_user
 from registry_core.index.scan import scan
+from registry_core.lifecycle.inforce import event_commits
 from registry_core.store.artifacts import verify_entries
 from registry_core.store.atomic import is_temporary
 
@@ -30,17 +33,12 @@ def _event_problems(catalog: Catalog) -> list[dict]:
     problems = []
     events = catalog.sql("""SELECT e.*, v.version IS NOT NULL AS exists FROM _events e
                             LEFT JOIN _versions v USING (model, version)""")
-    request_ids = {(e["model"], e["id"]) for e in events if e["action"] == "request"}
     stages = set(catalog.settings.stage_names)
     for event in events:
         path = f"models/{event['model']}/events/{event['id']}.yaml"
         if event["version"] is not None and not event["exists"]:
             problems.append({"path": path, "severity": "error",
                              "message": f"names {event['model']}@{event['version']}, which does not exist"})
-        if event["request"] and event["action"] in ("approve", "reject", "cancel") \
-                and (event["model"], event["request"]) not in request_ids:
-            problems.append({"path": path, "severity": "error",
-                             "message": f"answers unknown request {event['request']}"})
         if event["stage"] and event["stage"] not in stages:
             problems.append({"path": path, "severity": "error", "message": f"unknown stage {event['stage']!r}"})
         stamp = dt.datetime.strptime(event["id"][:22], "%Y%m%dT%H%M%S.%f").replace(tzinfo=dt.UTC)
@@ -51,10 +49,41 @@ def _event_problems(catalog: Catalog) -> list[dict]:
     return problems
 
 
-def validate(catalog: Catalog) -> list[dict]:
+def _signature_problems(catalog: Catalog) -> list[dict]:
+    """``--require-signed``: each event's commit is signed (``git verify-commit``) by the author its ``by`` names."""
+    found = event_commits(catalog.root)
+    events = catalog.sql("SELECT model, id, \"by\" FROM _events ORDER BY model, id")
+    if found is None:
+        return [{"path": ".", "severity": "error", "message": "--require-signed: the catalog is not in a git "
+                 "repository, so no event can be signed"}] if events else []
+    top, commits = found
+    verified: dict[str, bool] = {}
+    problems = []
+    for event in events:
+        path = f"models/{event['model']}/events/{event['id']}.yaml"
+        if path not in commits:
+            problems.append({"path": path, "severity": "error", "message": "signed: not committed, so not signed"})
+            continue
+        commit, email = commits[path]
+        if commit not in verified:
+            verified[commit] = subprocess.run(["git", "verify-commit", commit], cwd=top, capture_output=True,
+                                              check=False).returncode == 0
+        if not verified[commit]:
+            problems.append({"path": path, "severity": "error",
+                             "message": f"signed: commit {commit[:12]} that added it has no valid signature"})
+        elif not same_user(email, event["by"]):
+            problems.append({"path": path, "severity": "error",
+                             "message": f"signed: 'by' is {event['by']} but commit {commit[:12]} was authored by "
+                                        f"{email}"})
+    return problems
+
+
+def validate(catalog: Catalog, require_signed: bool = False) -> list[dict]:
     """Every problem of the catalog, errors first: [{path, severity, message}]."""
     problems = catalog.problems()
     problems += _event_problems(catalog)
+    if require_signed:
+        problems += _signature_problems(catalog)
     duplicates = catalog.sql("""SELECT model, version, metric, dataset, step, slice, count(*) AS n FROM metrics
                                 GROUP BY ALL HAVING count(*) > 1 AND step IS NOT NULL LIMIT 100""")
     for row in duplicates:

@@ -54,6 +54,7 @@ from registry_core.format.layout import MANIFEST, METRICS_DIR, MODELS_DIR, VERSI
 from registry_core.format.settings import Settings, parse_settings
 from registry_core.format.yamlio import load_file
 from registry_core.index import db, extract, scan, yamlrows
+from registry_core.index.auditing import AuditSource
 from registry_core.index.derive import (
     DERIVED,
     FULL_HEADLINE_FROM,
@@ -67,7 +68,7 @@ from registry_core.index.derive import (
 from registry_core.index.tables import SCHEMAS
 from registry_core.store.atomic import write_replace
 
-INDEX_FORMAT = 6
+INDEX_FORMAT = 7
 MAX_BATCHES = 6
 KEEP_OLD_GENERATIONS_S = 600
 
@@ -671,13 +672,6 @@ class _Build:
         versions = self._valid_versions(files, redo)
         previous = {name: _keep_models(pq.read_table(self.previous / f"{name}.parquet"), redo)
                     if self.previous else DERIVED[name].empty_table() for name in DERIVED if name != "headline"}
-        if redo is None or redo:
-            events, models = read("events", redo), read("models", redo)
-            fresh = derive_state(events, models, versions, self.settings)
-        else:
-            fresh = {name: DERIVED[name].empty_table() for name in previous}
-        for name, table in previous.items():
-            pq.write_table(pa.concat_tables([table, fresh[name]]), self.tmp / f"{name}.parquet")
         segments = [str(self.tmp / s) for s in tables["metrics"]]
         touched = None if self.previous is None else self.touched_versions
         if touched is None or len(touched) > FULL_HEADLINE_FROM:
@@ -704,6 +698,18 @@ class _Build:
                 pq.write_table(buckets[bucket], self.tmp / name, compression="zstd", row_group_size=20_000)
             else:
                 os.link(self.previous / name, self.tmp / name)
+        # the replay checks gates against the headline metrics, so the state is derived after them
+        if redo is None or redo:
+            events, models = read("events", redo), read("models", redo)
+            where = [("model", "in", sorted(redo))] if redo is not None else None
+            headline = pa.concat_tables([pq.read_table(self.tmp / headline_file(b), filters=where)
+                                         for b in range(HEADLINE_BUCKETS)])
+            source = AuditSource(self.root, self.settings, models, read("versions", redo), headline)
+            fresh = derive_state(events, models, versions, self.settings, source)
+        else:
+            fresh = {name: DERIVED[name].empty_table() for name in previous}
+        for name, table in previous.items():
+            pq.write_table(pa.concat_tables([table, fresh[name]]), self.tmp / f"{name}.parquet")
 
 
 def _keep_sources(segment: Path, sources: set[str]) -> None:

@@ -17,6 +17,7 @@ from registry_core.errors import Conflict, InvalidInput, NotFound, PolicyRefused
 from registry_core.format.names import check_alias, check_name
 from registry_core.format.settings import Policy, parse_policies
 from registry_core.format.yamlio import dumps
+from registry_core.index.auditing import builtin_checks
 from registry_core.lifecycle.events import Event, ModelState, new_id, now
 from registry_core.lifecycle.gates import GateResult, Headline, evaluate
 from registry_core.lifecycle.policy import (
@@ -28,7 +29,6 @@ from registry_core.lifecycle.policy import (
     may_set_alias,
     target_stage,
 )
-from registry_core.store.artifacts import verify_entries
 from registry_core.store.atomic import write_once
 from registry_core.store.locking import model_lock
 
@@ -79,19 +79,7 @@ def _headline(catalog: Catalog, model: str, version: int) -> Headline:
 def _checks(catalog: Catalog, model: str, version: int) -> dict[str, tuple[bool, str]]:
     row = catalog.sql("SELECT path, manifest FROM _versions WHERE model = ? AND version = ?", [model, version],
                       refresh=False)[0]
-    manifest = json.loads(row["manifest"])
-    results = verify_entries(catalog.root / row["path"], manifest.get("artifacts") or [])
-    bad = [f"{r.path}: {r.message}" for r in results if not r.ok]
-    lineage = manifest.get("lineage") or {}
-    has_lineage = bool(lineage.get("datasets") or lineage.get("parents"))
-    description = str(manifest.get("description") or "").strip()
-    return {
-        "artifacts_verified": (not bad and bool(results),
-                               "; ".join(bad) if bad else (f"{len(results)} artifact(s) verified" if results
-                                                           else "no artifacts recorded")),
-        "has_lineage": (has_lineage, "lineage recorded" if has_lineage else "no datasets or parents recorded"),
-        "has_description": (bool(description), "has a description" if description else "no description"),
-    }
+    return builtin_checks(catalog.root / row["path"], json.loads(row["manifest"]))
 
 
 def _evaluate(catalog: Catalog, state: ModelState, model: str, version: int, policy: Policy) -> list[GateResult]:
@@ -183,6 +171,20 @@ def _write(catalog: Catalog, event: Event) -> None:
     write_once(catalog.layout.events(event.model) / f"{event.id}.yaml", dumps(event.to_yaml_dict()))
 
 
+def _took_effect(catalog: Catalog, event: Event) -> None:
+    """Check that an event just written counts in the replay (SPEC 1.9); if not, take it back and say why.
+
+    It can break the policy only through the clock (this machine's clock behind a version's ``created_at``
+    or an earlier event); the file was written under the model's lock and not committed, so it is removed.
+    """
+    rows = catalog.sql("SELECT rule FROM _violations WHERE model = ? AND id = ?", [event.model, event.id])
+    if rows:
+        path = catalog.layout.events(event.model) / f"{event.id}.yaml"
+        path.unlink(missing_ok=True)
+        raise Conflict(f"{catalog.layout.relative(path)} was written but would have no effect ({rows[0]['rule']}); "
+                       "it was removed: check this machine's clock")
+
+
 def _event(catalog: Catalog, model: str, action: str, **fields) -> Event:
     moment = now()
     return Event(id=new_id(moment), at=moment, by=catalog.user, model=model, action=action, **fields)
@@ -224,10 +226,12 @@ def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str 
             event = _event(catalog, model, "request", version=version, stage=stage, reason=reason, gates=gates,
                            approvals_needed=result.needs_approval)
             _write(catalog, event)
+            _took_effect(catalog, event)
             return {"status": "pending", "request": event.id, "gates": list(gates)}
         event = _event(catalog, model, "promote", version=version, stage=stage, reason=reason, gates=gates,
                        forced=force)
         _write(catalog, event)
+        _took_effect(catalog, event)
         return {"status": "promoted", "request": None, "gates": list(gates)}
 
 
@@ -299,8 +303,9 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
             if "approver" in decision.reason:
                 raise PolicyRefused(f"refused: rollback: {decision.reason}")
             raise NotFound(f"rollback: {decision.reason}")
-        _write(catalog, _event(catalog, model, "promote", version=previous, stage=stage, reason=reason,
-                               rollback_of=current))
+        event = _event(catalog, model, "promote", version=previous, stage=stage, reason=reason, rollback_of=current)
+        _write(catalog, event)
+        _took_effect(catalog, event)
         return {"status": "rolled back", "model": model, "stage": stage, "version": previous, "replaced": current}
 
 
