@@ -193,18 +193,20 @@ def _event(catalog: Catalog, model: str, action: str, **fields) -> Event:
 def record_imported(catalog: Catalog, model: str, action: str, at: dt.datetime, reason: str, **fields) -> Event:
     """Write an event that happened in another system (an importer's history), with its original time.
 
-    No gate or policy is evaluated: the event records a past fact, not a decision taken here, and its
-    ``reason`` says where it came from.  ``by`` is the acting user (the one who ran the import).  The
-    id is made from ``at``, so the event sorts at its original place in time.
+    The caller decides whether the acting user may (``plan``, ``may_set_alias``) and passes the gates;
+    the replay checks the event like any other, and one that would have no effect is removed again
+    (Conflict).  ``reason`` says where it came from; ``by`` is the one who ran the import.  The id is
+    made from ``at``, so the event sorts at its time.
     """
     check_name(model)
     if at.tzinfo is None:
         raise InvalidInput(f"imported event time {at!r} has no time zone")
-    if action not in ("promote", "alias"):
-        raise InvalidInput(f"importers record promote and alias events, not {action!r}")
+    if action not in ("promote", "alias", "request"):
+        raise InvalidInput(f"importers record promote, request and alias events, not {action!r}")
     event = Event(id=new_id(at), at=at.astimezone(dt.UTC), by=catalog.user, model=model, action=action,
                   reason=reason, **fields)
     _write(catalog, event)
+    _took_effect(catalog, event)
     return event
 
 
