@@ -270,7 +270,8 @@ def _version(catalog: Catalog, source: _Source, model: str, mv, origin: str, art
         writer = catalog.as_user(user) if user else catalog
         result = writer.register(model, params=params, metrics=metrics or None, artifacts=files,
                                  datasets=_datasets(run) if run else None, description=description or None,
-                                 tags=tags, run=run_info, code=code, created_at=_not_future(_time(mv.creation_timestamp)))
+                                 tags=tags, run=run_info, code=code,
+                                 created_at=_not_future(_time(mv.creation_timestamp)))
     detail = f"{len(params)} params, {len(metrics)} metric rows"
     if skipped:
         detail += f"; skipped {len(skipped)} non-finite value(s), first: {skipped[0]}"
