@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from registry_core.format.settings import Settings
 from registry_core.lifecycle.audit import Audit, Facts
@@ -35,15 +36,20 @@ class AuditSource:
     """One ``Audit`` per model, over the versions, headline metrics and policy history of a build."""
 
     def __init__(self, root: Path, settings: Settings, models: pa.Table, versions: pa.Table,
-                 headline: pa.Table) -> None:
+                 headline: pa.Table, events: pa.Table) -> None:
         self.root = root
         self.inforce = InForce(root, settings, dict(zip(models["model"].to_pylist(),
                                                         models["policies"].to_pylist(), strict=True)))
+        # only the models that have events are replayed: read only their rows (a big catalog has
+        # thousands of versions that were never promoted)
+        wanted = pc.unique(events["model"])
+        versions = versions.filter(pc.is_in(versions["model"], value_set=wanted))
+        headline = headline.filter(pc.is_in(headline["model"], value_set=wanted))
         self.versions: dict[str, dict[int, dict]] = {}
         for row in versions.select(["model", "version", "created_at", "path", "manifest"]).to_pylist():
             self.versions.setdefault(row["model"], {})[row["version"]] = row
         self.headline: dict[str, dict[int, Headline]] = {}
-        for row in headline.to_pylist():
+        for row in headline.select(["model", "version", "metric", "dataset", "slice", "value"]).to_pylist():
             self.headline.setdefault(row["model"], {}).setdefault(row["version"], {})[
                 (row["metric"], row["dataset"], row["slice"])] = row["value"]
 

@@ -704,7 +704,7 @@ class _Build:
             where = [("model", "in", sorted(redo))] if redo is not None else None
             headline = pa.concat_tables([pq.read_table(self.tmp / headline_file(b), filters=where)
                                          for b in range(HEADLINE_BUCKETS)])
-            source = AuditSource(self.root, self.settings, models, read("versions", redo), headline)
+            source = AuditSource(self.root, self.settings, models, read("versions", redo), headline, events)
             fresh = derive_state(events, models, versions, self.settings, source)
         else:
             fresh = {name: DERIVED[name].empty_table() for name in previous}
