@@ -267,3 +267,13 @@ def test_require_signed_checks_signatures_and_authors(cli, fraud_builder, tmp_pa
     git(root, "commit", "-q", "-m", "unsigned")
     out = cli("validate", "--require-signed").out
     assert f"{unsigned}.yaml: signed: commit" in out and "has no valid signature" in out
+
+
+def test_promote_says_when_its_own_event_would_have_no_effect(cli, fraud_builder):
+    """This machine's clock behind the version's created_at (another machine's clock): nothing is left."""
+    ahead = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fraud_builder.version("churn", 2, ahead, metrics=[{"metric": "roc_auc", "value": 0.9, "dataset": "validation"}])
+    before = sorted((fraud_builder.root / "models/churn").rglob("*.yaml"))
+    result = cli("promote", "churn", "2", "staging", user=ALICE)
+    assert result.code == 1 and "would have no effect (time: dated" in result.err and "clock" in result.err
+    assert sorted((fraud_builder.root / "models/churn").rglob("*.yaml")) == before
