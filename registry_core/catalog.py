@@ -201,7 +201,12 @@ class Catalog:
         needed = needed_approvals(self.settings, model_row[0]["policies"] if model_row else None)
         # events that break the policy have no effect; the index's replay found them (validate lists them)
         skip = {r["id"] for r in self.sql("SELECT id FROM _violations WHERE model = ?", [model])}
-        return replay(model, events, self.settings, needed, until=at, skip=skip)
+        state = replay(model, events, self.settings, needed, until=at, skip=skip)
+        # approvals needed as the index's checked replay found them (the policy in force at each request)
+        for row in self.sql("SELECT id, needed FROM _requests WHERE model = ?", [model]):
+            if row["id"] in state.requests:
+                state.requests[row["id"]].needed = row["needed"]
+        return state
 
     def _index_events(self, model: str):
         rows = self.sql("SELECT * FROM _events WHERE model = ? ORDER BY id", [model])

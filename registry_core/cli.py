@@ -258,8 +258,13 @@ def cmd_alias(args: argparse.Namespace, cat: Catalog) -> int:
 
 def cmd_history(args: argparse.Namespace, cat: Catalog) -> int:
     rows = cat.history(args.model)
-    out(formats.render(rows, args.format, ["at", "by", "model", "kind", "version", "stage", "rollback_of", "reason",
-                                           "request", "forced", "violation"] if args.format != "json" else None))
+    if args.format == "json":
+        out(formats.render(rows, args.format, None))
+        return 0
+    # in a table or CSV the action column says "rollback" for a rollback (json has action and kind)
+    shown = [{**r, "action": r["kind"]} for r in rows]
+    out(formats.render(shown, args.format, ["at", "by", "model", "action", "version", "stage", "rollback_of",
+                                            "reason", "request", "forced", "violation"]))
     return 0
 
 
@@ -502,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("query", "run read-only SQL over the views", cmd_query)
     p.add_argument("sql", help="one SELECT over models, versions, metrics, headline, params, lineage, events, "
-                               "stages, requests, aliases")
+                               "stages, requests, aliases, stage_history")
 
     p = command("validate", "check every file against the spec; exit 1 on any error", cmd_validate)
     p.add_argument("--require-signed", action="store_true",

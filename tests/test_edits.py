@@ -57,7 +57,7 @@ def test_history_tells_rollbacks_from_promotions(cli, fraud):
     assert cli("rollback", FD, "--reason", "regression", user=ALICE).code == 0
     result = cli("history", FD, "--format", "csv")
     header, first = result.out.splitlines()[:2]
-    assert "kind" in header.split(",") and "rollback_of" in header.split(",")
+    assert "action" in header.split(",") and "rollback_of" in header.split(",")
     assert ",rollback,1," in first and ",2," in first
     rows = cli("history", FD, "--format", "json").json
     assert rows[0]["kind"] == "rollback" and rows[0]["action"] == "promote"
