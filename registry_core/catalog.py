@@ -34,6 +34,7 @@ from registry_core.index.generation import Generation, Index, Views
 from registry_core.index.reader import Reader
 from registry_core.integrations.gitsync import committing
 from registry_core.lifecycle import actions as lifecycle
+from registry_core.lifecycle import edits
 from registry_core.lifecycle.compare import Comparison, compare_versions
 from registry_core.lifecycle.events import ModelState
 
@@ -422,8 +423,12 @@ class Catalog:
         row = reader.version_file(model, version)
         headline = reader.headlines(model, version)
         state = self.state(model)
+        current = self.sql("SELECT description, tags FROM versions WHERE model = ? AND version = ?",
+                           [model, version])[0]
         return {
             **found,
+            "description": current["description"],  # the latest, after describe events
+            "tags": json.loads(current["tags"]) if current["tags"] else {},  # after tag events
             "manifest": json.loads(row["manifest"]),
             "aliases": sorted(a for a, (v, _, _) in state.aliases.items() if v == version),
             "headline": headline,
@@ -501,6 +506,8 @@ class Catalog:
         rows = self.reader().history(check_name(model) if model else None)
         for row in rows:
             row["gates"] = json.loads(row["gates"]) if row["gates"] else []
+            # a rollback is a promote event that names the version it replaced: say which it is
+            row["kind"] = "rollback" if row["rollback_of"] is not None else row["action"]
         return rows
 
     @_one_refresh
@@ -604,12 +611,23 @@ class Catalog:
     def alias(self, model: str, version: int | str | None, name: str, remove: bool = False) -> dict:
         return lifecycle.set_alias(self, model, version, name, remove)
 
-    def validate(self) -> list[dict]:
-        """Every problem of the catalog, after a full check (every file stat'ed, also in-place rewrites)."""
+    @committing
+    def describe(self, ref: str, text: str) -> dict:
+        """Record a new description of a version (an event; the manifest stays as written)."""
+        return edits.describe(self, ref, text)
+
+    @committing
+    def tag(self, ref: str, tags: dict[str, str] | None = None, remove: list[str] | None = None) -> dict:
+        """Set and/or remove tags of a version (an event; the manifest stays as written)."""
+        return edits.tag(self, ref, tags, remove)
+
+    def validate(self, require_signed: bool = False) -> list[dict]:
+        """Every problem of the catalog, errors first, after a full check (every file stat'ed, also in-place
+        rewrites); ``require_signed``: each event's commit must be signed by its ``by``."""
         from registry_core.validate import validate
 
         with self.snapshot(full=True):
-            return validate(self.reader())
+            return validate(self.reader(), require_signed)
 
     def gc(self, older_than_s: float = 3600, dry_run: bool = False, objects: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths.
@@ -652,8 +670,10 @@ class Catalog:
         """``modelreg list``: every model (``models``), or one model's versions (``versions``)."""
         return self.models() if model is None else self.versions(model)
 
-    def sync(self, remote: str | None = None, push: bool = True, pull_only: bool = False) -> dict:
-        """``modelreg sync``: commit, pull with rebase (renumbering colliding local versions), push.
+    def sync(self, remote: str | None = None, push: bool = True, pull_only: bool = False,
+             drop_stale: bool = False) -> dict:
+        """``modelreg sync``: commit, pull with rebase (renumbering colliding local versions), check that no
+        local event went stale on the merged state (exit 3, or drop them with ``drop_stale``), push.
 
         ``pull_only``: fast-forward from the remote and never commit or push (a read-only replica)."""
         from registry_core.integrations.gitsync import pull_only as fast_forward
@@ -661,7 +681,7 @@ class Catalog:
 
         if pull_only:
             return fast_forward(self, remote=remote).to_dict()
-        return sync(self, remote=remote, push=push).to_dict()
+        return sync(self, remote=remote, push=push, drop_stale=drop_stale).to_dict()
 
     def pull(self, ref: str, to: str | os.PathLike) -> list[dict]:
         """``modelreg pull``: copy a version's artifacts into folder ``to``, verified by checksum."""

@@ -144,9 +144,13 @@ def cmd_show(args: argparse.Namespace, cat: Catalog) -> int:
     lines = [f"{info['ref']}  stage: {info['stage']}" + (f"  aliases: {', '.join(info['aliases'])}"
                                                          if info["aliases"] else ""),
              f"created {manifest.get('created_at')} by {manifest.get('created_by', '?')}"]
-    for key in ("description", "framework", "task"):
+    if info["description"]:
+        lines.append(f"description: {info['description']}")
+    for key in ("framework", "task"):
         if manifest.get(key):
             lines.append(f"{key}: {manifest[key]}")
+    if info["tags"]:
+        lines.append("tags: " + ", ".join(f"{k}={v}" for k, v in sorted(info["tags"].items())))
     if manifest.get("params"):
         lines.append("params: " + ", ".join(f"{k}={v}" for k, v in manifest["params"].items()))
     lines += ["", "headline metrics:", formats.to_table(
@@ -308,8 +312,27 @@ def cmd_alias(args: argparse.Namespace, cat: Catalog) -> int:
 
 def cmd_history(args: argparse.Namespace, cat: Catalog) -> int:
     rows = cat.history(args.model)
-    out(formats.render(rows, args.format, ["at", "by", "model", "action", "version", "stage", "reason", "request",
-                                           "forced"] if args.format != "json" else None))
+    if args.format == "json":
+        out(formats.render(rows, args.format, None))
+        return 0
+    # in a table or CSV the action column says "rollback" for a rollback (json has action and kind)
+    shown = [{**r, "action": r["kind"]} for r in rows]
+    out(formats.render(shown, args.format, ["at", "by", "model", "action", "version", "stage", "rollback_of",
+                                            "reason", "request", "forced", "violation"]))
+    return 0
+
+
+def cmd_describe(args: argparse.Namespace, cat: Catalog) -> int:
+    result = cat.describe(args.ref, args.text)
+    out(formats.to_json(result) if args.format == "json" else f"described {result['ref']}")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace, cat: Catalog) -> int:
+    from registry_core.lifecycle.edits import parse_tags
+
+    result = cat.tag(args.ref, parse_tags(args.pairs), args.remove)
+    out(formats.to_json(result) if args.format == "json" else f"tagged {result['ref']}")
     return 0
 
 
@@ -321,7 +344,7 @@ def cmd_query(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, cat: Catalog) -> int:
-    problems = cat.validate()
+    problems = cat.validate(require_signed=args.require_signed)
     errors = sum(p["severity"] == "error" for p in problems)
     if args.format == "table":
         for p in problems:
@@ -365,13 +388,16 @@ def cmd_import_mlflow(args: argparse.Namespace, cat: Catalog) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, cat: Catalog) -> int:
-    result = cat.sync(remote=args.remote, push=not args.no_push, pull_only=args.pull_only)
+    result = cat.sync(remote=args.remote, push=not args.no_push, pull_only=args.pull_only,
+                      drop_stale=args.drop_stale)
     if args.format == "json":
         out(formats.to_json(result))
         return 0
     for move in result["renumbered"]:
         out(f"renumbered {move['model']}@{move['from']} -> {move['model']}@{move['to']} "
             "(its number was taken by a pushed version)")
+    for stale in result["dropped"]:
+        out(f"dropped {stale['path']}: {stale['why']}")
     out(f"committed {result['committed'][:12] if result['committed'] else 'nothing'}; pulled {result['pulled']} "
         f"commit(s); pushed {result['pushed']} commit(s)")
     return 0
@@ -577,14 +603,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("datasets", "datasets named in lineage, or the versions that used one (its impact)", cmd_datasets)
     p.add_argument("name", nargs="?", help="only this dataset: the versions that used it, their stages")
 
-    p = command("history", "the audit trail, newest first", cmd_history)
+    p = command("describe", "change a version's description (recorded as an event)", cmd_describe,
+                choices=("table", "json"))
+    p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")
+    p.add_argument("text", help="the new description")
+
+    p = command("tag", "set or remove a version's tags (recorded as an event)", cmd_tag, choices=("table", "json"))
+    p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")
+    p.add_argument("pairs", nargs="*", metavar="K=V", help="tags to set")
+    p.add_argument("--remove", action="append", metavar="K", help="tag key to remove (repeatable)")
+
+    p = command("history", "the audit trail, newest first (rollbacks shown as such)", cmd_history)
     p.add_argument("model", nargs="?", help="only this model")
 
     p = command("query", "run read-only SQL over the views", cmd_query)
     p.add_argument("sql", help="one SELECT over models, versions, metrics, headline, params, lineage, events, "
-                               "stages, requests, aliases")
+                               "stages, requests, aliases, stage_history")
 
-    command("validate", "check every file against the spec; exit 1 on any error", cmd_validate)
+    p = command("validate", "check every file against the spec; exit 1 on any error", cmd_validate)
+    p.add_argument("--require-signed", action="store_true",
+                   help="also require each event's git commit to be signed by the author its 'by' names")
 
     p = command("refresh", "bring the index in .modelreg/ up to date with the files (reads check on their own)",
                 cmd_refresh)
@@ -597,7 +635,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stream stored objects and recompute their sha256 (default: check existence and size)")
 
     p = command("gc", "remove leftovers of interrupted writes (temporary files, unfinished versions)", cmd_gc)
-    p.add_argument("--older-than", type=float, default=60, help="only leftovers older than this many minutes (default 60)")
+    p.add_argument("--older-than", type=float, default=60,
+                   help="only leftovers older than this many minutes (default 60)")
     p.add_argument("--dry-run", action="store_true", help="list what would be removed")
     p.add_argument("--objects", action="store_true",
                    help="instead: objects in the artifact store that no manifest references (run --dry-run first)")
@@ -618,6 +657,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-push", action="store_true", help="pull and renumber, but do not push")
     p.add_argument("--pull-only", action="store_true",
                    help="read-only clone (dashboard replica, CI): fast-forward to the remote; never commit or push")
+    p.add_argument("--drop-stale", action="store_true",
+                   help="remove local events whose decision no longer holds after the pull, push the rest")
 
     p = command("pull", "copy a version's artifacts into a folder, verified by checksum (all or nothing)", cmd_pull)
     p.add_argument("ref", help="MODEL@VERSION|STAGE|ALIAS|latest")

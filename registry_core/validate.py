@@ -13,6 +13,9 @@ import json
 from typing import TYPE_CHECKING
 
 from registry_core.format.layout import EVENT_SUFFIX, Layout, build_path
+from registry_core.format.settings import same_user
+from registry_core.integrations.git import run
+from registry_core.lifecycle.inforce import event_commits
 
 if TYPE_CHECKING:
     from registry_core.index.reader import Reader
@@ -23,17 +26,12 @@ SKEW = dt.timedelta(minutes=5)
 def _event_problems(reader: Reader) -> list[dict]:
     problems = []
     events = reader.events_checked()
-    request_ids = {(e["model"], e["id"]) for e in events if e["action"] == "request"}
     stages = set(reader.settings.stage_names)
     for event in events:
         path = build_path("event", event["model"], file=event["id"] + EVENT_SUFFIX)
         if event["version"] is not None and not event["exists"]:
             problems.append({"path": path, "severity": "error",
                              "message": f"names {event['model']}@{event['version']}, which does not exist"})
-        if event["request"] and event["action"] in ("approve", "reject", "cancel") \
-                and (event["model"], event["request"]) not in request_ids:
-            problems.append({"path": path, "severity": "error",
-                             "message": f"answers unknown request {event['request']}"})
         if event["stage"] and event["stage"] not in stages:
             problems.append({"path": path, "severity": "error", "message": f"unknown stage {event['stage']!r}"})
         stamp = dt.datetime.strptime(event["id"][:22], "%Y%m%dT%H%M%S.%f").replace(tzinfo=dt.UTC)
@@ -44,10 +42,40 @@ def _event_problems(reader: Reader) -> list[dict]:
     return problems
 
 
-def validate(reader: Reader) -> list[dict]:
+def _signature_problems(reader: Reader) -> list[dict]:
+    """``--require-signed``: each event's commit is signed (``git verify-commit``) by the author its ``by`` names."""
+    found = event_commits(reader.root)
+    events = reader.event_authors()
+    if found is None:
+        return [{"path": ".", "severity": "error", "message": "--require-signed: the catalog is not in a git "
+                 "repository, so no event can be signed"}] if events else []
+    top, commits = found
+    verified: dict[str, bool] = {}
+    problems = []
+    for event in events:
+        path = build_path("event", event["model"], file=event["id"] + EVENT_SUFFIX)
+        if path not in commits:
+            problems.append({"path": path, "severity": "error", "message": "signed: not committed, so not signed"})
+            continue
+        commit, email = commits[path]
+        if commit not in verified:
+            verified[commit] = run(top, "verify-commit", commit).returncode == 0
+        if not verified[commit]:
+            problems.append({"path": path, "severity": "error",
+                             "message": f"signed: commit {commit[:12]} that added it has no valid signature"})
+        elif not same_user(email, event["by"]):
+            problems.append({"path": path, "severity": "error",
+                             "message": f"signed: 'by' is {event['by']} but commit {commit[:12]} was authored by "
+                                        f"{email}"})
+    return problems
+
+
+def validate(reader: Reader, require_signed: bool = False) -> list[dict]:
     """Every problem of the catalog, errors first: [{path, severity, message}]."""
     problems = reader.problems()
     problems += _event_problems(reader)
+    if require_signed:
+        problems += _signature_problems(reader)
     layout = Layout(reader.root)
     for row in reader.duplicate_steps():
         folder = layout.relative(layout.metrics(row["model"], row["version"]))

@@ -137,6 +137,12 @@ class CatalogBuilder:
         return ident
 
 
+def staging_gate(value: float) -> dict:
+    """The stored result of SPEC_REGISTRY's one staging gate (roc_auc on validation >= 0.80)."""
+    return {"gate": "roc_auc [validation] >= 0.8", "passed": value >= 0.8, "value": value, "baseline": 0.8,
+            "message": f"{value:g} is within bounds"}
+
+
 def fraud_catalog(root: Path) -> CatalogBuilder:
     """The story of the spec, by hand: fraud-detector v1..v3 and a bare churn model.
 
@@ -189,10 +195,12 @@ def fraud_catalog(root: Path) -> CatalogBuilder:
                   {"metric": "latency_p95_ms", "value": 60.0},
               ])
     b.event("fraud-detector", "promote", "2026-10-02T12:00:00Z", ALICE, version=1, stage="staging",
-            reason="first candidate")
+            reason="first candidate", gates=[staging_gate(0.84)])
+    # the first production version, before the team had a holder to compare with: forced by the lead
     b.event("fraud-detector", "promote", "2026-10-03T12:00:00Z", ALICE, version=1, stage="production",
-            reason="go live")
-    b.event("fraud-detector", "promote", "2026-10-16T12:00:00Z", BOB, version=2, stage="staging")
+            reason="go live", forced=True)
+    b.event("fraud-detector", "promote", "2026-10-16T12:00:00Z", BOB, version=2, stage="staging",
+            gates=[staging_gate(0.86)])
     request = b.event("fraud-detector", "request", "2026-10-17T12:00:00Z", BOB, version=2, stage="production",
                       reason="better recall")
     b.event("fraud-detector", "approve", "2026-10-18T12:00:00Z", ALICE, version=2, stage="production",

@@ -440,3 +440,18 @@ def test_the_bundled_demo_catalog_is_marked_demo():
     from registry_core import Catalog as Cat
 
     assert Cat(Path(APP).parent / "catalog").settings.demo is True
+def test_violations_show_as_problems_and_edits_in_the_version_page(fraud_builder, monkeypatch):
+    forged = fraud_builder.event("fraud-detector", "promote", "2026-11-02T00:00:00Z", "mallory@example.com",
+                                 version=3, stage="production", forced=True, reason="mine")
+    Catalog(fraud_builder.root, user=BOB).describe("fraud-detector@2", "Velocity features, re-described")
+    Catalog(fraud_builder.root, user=BOB).tag("fraud-detector@2", {"ticket": "RISK-9"})
+    at = app(fraud_builder.root, monkeypatch)
+    ok(at)
+    paths = set(at.dataframe[-1].value["path"])
+    assert f"models/fraud-detector/events/{forged}.yaml" in paths
+    at.query_params["model"] = "fraud-detector"
+    at.query_params["version"] = "2"
+    at.switch_page("dashboard/pages/versions.py").run()
+    ok(at)
+    shown = texts(at)
+    assert "Velocity features, re-described" in shown and "tags: ticket=RISK-9" in shown

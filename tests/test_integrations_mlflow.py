@@ -166,7 +166,7 @@ def test_stages_aliases_and_events_keep_mlflow_times(imported, sqlite_store):
     assert cat.resolve("fraud-detector@production")["version"] == 2
     assert cat.resolve("fraud-detector@champion")["version"] == 2
     history = cat.history("fraud-detector")
-    assert {e["reason"] for e in history} == {REASON}
+    assert all(e["reason"].startswith(f"{REASON}: ") and " there since " in e["reason"] for e in history)
     assert all(e["by"] == cat.user for e in history)
     promotions = {(e["version"], e["stage"]): e["at"] for e in history if e["action"] == "promote"}
     for number in ("2", "3"):
@@ -311,3 +311,35 @@ def test_copy_puts_model_files_in_the_artifact_store(empty_catalog, file_store, 
     stored = sorted(p.name for p in store.rglob("*") if p.is_file())
     assert stored == sorted(a["sha256"] for a in found["artifacts"])
     assert all(c["ok"] for c in cat.verify("ranker@1", deep=True))
+
+
+def test_import_goes_through_the_policy_and_never_dates_in_the_future(cat_path, sqlite_store, tmp_path):
+    """bob may request production but not move the lead's champion alias; MLflow says 2100: dated now."""
+    import shutil
+    import sqlite3
+
+    from registry_core import Catalog
+
+    db = tmp_path / "future.db"
+    shutil.copy(sqlite_store["folder"] / "mlflow.db", db)
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE model_versions SET last_updated_time = 4102444800000")  # 2100-01-01
+    cat = Catalog.init(cat_path, user="bob@example.com")
+    (cat.root / "registry.yaml").write_text(
+        "format: 1\npolicies:\n  production:\n    approvals: 1\n    approvers: [lead]\n"
+        "aliases:\n  champion: {setters: [lead]}\nroles:\n  lead: [alice@example.com]\n")
+    rows = import_mlflow(cat, f"sqlite:///{db}", models=["fraud-detector"])
+    actions = {(r["ref"], r["action"]) for r in rows if r["action"] != "registered"}
+    assert ("fraud-detector@2", "requested production") in actions
+    assert ("fraud-detector@3", "promoted to staging") in actions
+    assert ("fraud-detector@2", "skipped") in actions  # the champion alias
+    skipped = next(r for r in rows if r["action"] == "skipped")
+    assert "may not move alias champion" in skipped["detail"]
+    now = dt.datetime.now(dt.UTC)
+    assert all(e["at"] <= now for e in cat.history("fraud-detector"))
+    assert all(v["created_at"] <= now for v in cat.versions("fraud-detector"))
+    assert [p for p in cat.validate() if p["severity"] == "error"] == []
+    assert cat.requests("fraud-detector")[0]["version"] == 2
+    # the lead's later decision is not outranked by anything the import wrote
+    cat.as_user("alice@example.com").promote("fraud-detector", 1, "production", reason="hotfix", force=True)
+    assert cat.resolve("fraud-detector@production")["version"] == 1

@@ -4,9 +4,11 @@ Runs on the hand-written spec catalog (registry.yaml of SPEC 1.2): production ne
 five gates, one approval from a lead; requesters are data scientists and leads.
 """
 
+import datetime as dt
+
 import pytest
 import yaml
-from builders import ALICE, BOB, CAROL, MALLORY
+from builders import ALICE, BOB, CAROL, MALLORY, staging_gate
 
 FD = "fraud-detector"
 
@@ -21,7 +23,8 @@ def story(fraud_builder, fraud):
                                    {"metric": "roc_auc", "value": 0.88, "dataset": "validation"},
                                    {"metric": "latency_p95_ms", "value": 42.0},
                                    {"metric": "recall", "value": 0.80, "dataset": "test", "slice": "region=eu"}])
-    fraud_builder.event(FD, "promote", "2026-11-05T11:00:00Z", ALICE, version=4, stage="staging")
+    fraud_builder.event(FD, "promote", "2026-11-05T11:00:00Z", ALICE, version=4, stage="staging",
+                        gates=[staging_gate(0.88)])
     return fraud
 
 
@@ -204,8 +207,8 @@ def test_gates_are_re_checked_when_the_last_approval_lands(cli, story, fraud_bui
     # meanwhile production got a much better holder: v4 is now worse than it by more than the tolerance
     fraud_builder.version(FD, 5, "2026-11-06T00:00:00Z", metrics=[{"metric": "roc_auc", "value": 0.99,
                                                                   "dataset": "test"}])
-    fraud_builder.event(FD, "promote", "2026-11-06T01:00:00Z", ALICE, version=5, stage="production", forced=True,
-                        reason="hotfix")
+    later = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # after the request, as in real life
+    fraud_builder.event(FD, "promote", later, ALICE, version=5, stage="production", forced=True, reason="hotfix")
     result = cli("approve", FD, pending["request"], user=ALICE)
     assert result.code == 3 and "not worse than production" in result.err
     assert cli("resolve", f"{FD}@production").out.strip() == f"{FD}@5"

@@ -17,10 +17,12 @@ SPEC_VIEWS = {
     "headline": ["model", "version", "metric", "dataset", "slice", "value"],
     "params": ["model", "version", "name", "value"],
     "lineage": ["model", "version", "kind", "name", "ref", "role"],
-    "events": ["id", "at", "by", "model", "action", "version", "stage", "reason", "request", "forced"],
+    "events": ["id", "at", "by", "model", "action", "version", "stage", "reason", "request", "forced", "gates",
+               "rollback_of", "alias", "violation"],
     "stages": ["model", "stage", "version", "since", "by"],
     "requests": ["id", "model", "version", "stage", "by", "at", "approvals", "needed"],
     "aliases": ["model", "alias", "version", "since", "by"],
+    "stage_history": ["model", "stage", "version", "start", "end", "by"],
 }
 
 
@@ -53,19 +55,21 @@ def test_query_csv_and_table(ro_cli):
 
 
 def test_events_view_content(cat_ro):
-    frame = cat_ro.query('SELECT action, version, stage, "by", forced FROM events ORDER BY id')
+    frame = cat_ro.query('SELECT action, version, stage, "by", forced, violation FROM events ORDER BY id')
     assert list(frame["action"]) == ["promote", "promote", "promote", "request", "approve", "promote", "alias"]
-    assert not frame["forced"].any()
+    assert list(frame["forced"]) == [False, True, False, False, False, False, False]  # v1's first go-live
+    assert frame["violation"].isna().all()
 
 
 def test_requests_view_lists_pending_with_counts(fraud_builder, fraud):
+    # v1 back to staging, asking for more approvals than the policy does (allowed: stricter)
     ident = fraud_builder.event("fraud-detector", "request", "2026-11-02T09:00:00Z", "carol@example.com",
-                                version=3, stage="production", reason="try it")
-    fraud_builder.event("fraud-detector", "approve", "2026-11-02T10:00:00Z", "carol@example.com", version=3,
-                        stage="production", request=ident)   # the requester's own approval does not count
+                                version=1, stage="staging", reason="try it", approvals_needed=1)
+    fraud_builder.event("fraud-detector", "approve", "2026-11-02T10:00:00Z", "carol@example.com", version=1,
+                        stage="staging", request=ident)   # the requester's own approval does not count
     records = fraud.query("SELECT * FROM requests").to_dict("records")
     assert [r | {"at": None} for r in records] == [{
-        "id": ident, "model": "fraud-detector", "version": 3, "stage": "production",
+        "id": ident, "model": "fraud-detector", "version": 1, "stage": "staging",
         "by": "carol@example.com", "at": None, "approvals": 0, "needed": 1}]
     assert records[0]["at"].isoformat().startswith("2026-11-02T09:00:00")
 

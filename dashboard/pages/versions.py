@@ -161,8 +161,10 @@ with head[0]:
     st.caption(f"created {manifest.get('created_at')} by {manifest.get('created_by', 'unknown')}"
                + (f" · {manifest['framework']}" if manifest.get("framework") else "")
                + (f" · {manifest['task']}" if manifest.get("task") else ""))
-    if manifest.get("description"):
-        st.markdown(manifest["description"])
+    if info.get("description"):  # the latest, after describe events
+        st.markdown(info["description"])
+    if info.get("tags"):  # after tag events
+        st.caption("tags: " + ", ".join(f"{k}={v}" for k, v in sorted(info["tags"].items())))
     task = next((m["task"] for m in data.models(cat, key) if m["model"] == model), None)
     pending = [r for r in data.requests(cat, key) if r["model"] == model]
     st.download_button("⬇️ Model card", render_card(info, pending, task), file_name=f"{model}-v{number}-README.md",

@@ -115,13 +115,24 @@ class Settings:
         return str(self.metrics.get(metric, {}).get("unit") or "")
 
     def roles_of(self, user: str) -> list[str]:
-        return sorted(role for role, members in self.roles.items() if user in members)
+        who = identity(user)
+        return sorted(role for role, members in self.roles.items() if who in {identity(m) for m in members})
 
     def matches(self, user: str, allowed: tuple[str, ...] | None) -> bool:
-        """True if ``allowed`` is absent, or names the user or one of the user's roles."""
+        """True if ``allowed`` is absent, or names the user or one of the user's roles (trimmed, case-folded)."""
         if allowed is None:
             return True
-        return user in allowed or any(role in allowed for role in self.roles_of(user))
+        named = {identity(a) for a in allowed}
+        return identity(user) in named or any(identity(role) in named for role in self.roles_of(user))
+
+
+def identity(user: str) -> str:
+    """How identities compare (SPEC 1.6): trimmed and case-folded; they are recorded as given."""
+    return user.strip().casefold()
+
+
+def same_user(a: str, b: str) -> bool:
+    return identity(a) == identity(b)
 
 
 def _as_list(value: Any, where: str) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from registry_core.errors import InvalidInput
 from registry_core.format.settings import Settings, parse_policies
 from registry_core.index import db
+from registry_core.index.auditing import AuditSource
 from registry_core.index.files import HEADLINE_BUCKETS, headline_bucket, headline_file  # noqa: F401
 from registry_core.lifecycle.events import Event, replay
 
@@ -39,6 +40,9 @@ DERIVED = {
     "aliases": pa.schema([("model", _S), ("alias", _S), ("version", _I), ("since", _TS), ("by", _S)]),
     "spans": pa.schema([("model", _S), ("stage", _S), ("version", _I), ("start", _TS), ("end", _TS),
                         ("by", _S)]),
+    "violations": pa.schema([("model", _S), ("id", _S), ("rule", _S)]),
+    # describe and tag events: the latest description, and the tags set (a JSON merge patch: null removes)
+    "edits": pa.schema([("model", _S), ("version", _I), ("description", _S), ("tags", _S)]),
     "headline": pa.schema([("model", _S), ("version", _I), ("metric", _S), ("dataset", _S), ("slice", _S),
                            ("value", pa.float64())]),
 }
@@ -53,6 +57,8 @@ def events_from_rows(rows: list[dict]) -> dict[str, list[Event]]:
             version=row["version"], stage=row["stage"], reason=row["reason"], request=row["request"],
             gates=tuple(json.loads(row["gates"])) if row["gates"] else (), forced=bool(row["forced"]),
             rollback_of=row["rollback_of"], alias=row["alias"], approvals_needed=row["approvals_needed"],
+            description=row.get("description"), tags=tuple(json.loads(row["tags"]).items()) if row.get("tags") else (),
+            remove=tuple(json.loads(row["remove"])) if row.get("remove") else (),
         ))
     return by_model
 
@@ -74,18 +80,25 @@ def needed_approvals(settings: Settings, model_policies: str | None) -> dict[str
 
 
 def derive_state(events: pa.Table, models: pa.Table, versions: dict[str, set[int]],
-                 settings: Settings) -> dict[str, pa.Table]:
-    """Replay the events of the models in ``events`` into stages, requests, aliases and spans tables.
+                 settings: Settings, source: AuditSource | None = None) -> dict[str, pa.Table]:
+    """Replay the events of the models in ``events`` into stages, requests, aliases, spans and violations.
 
     ``versions``: the existing versions of each model; events naming others (validate reports them)
-    cannot move stages.
+    cannot move stages.  ``source``: the facts of the policy check; each event that breaks the policy in
+    force when it was written is a row of ``violations`` and has no effect.
     """
     model_policies = dict(zip(models["model"].to_pylist(), models["policies"].to_pylist()))
     rows: dict[str, list[dict]] = {name: [] for name in DERIVED if name != "headline"}
     for model, found in events_from_table(events).items():
         existing = versions.get(model, set())
         found = [e for e in found if e.version is None or e.version in existing]
-        state = replay(model, found, settings, needed_approvals(settings, model_policies.get(model)))
+        state = replay(model, found, settings, needed_approvals(settings, model_policies.get(model)),
+                       audit=source.audit(model, found) if source is not None else None)
+        rows["violations"].extend({"model": model, "id": i, "rule": r} for i, r in state.violations.items())
+        for version in sorted(set(state.descriptions) | set(state.tag_patches)):
+            patch = state.tag_patches.get(version)
+            rows["edits"].append({"model": model, "version": version, "description": state.descriptions.get(version),
+                                  "tags": json.dumps(patch, sort_keys=True) if patch else None})
         for version, stage in state.stage_of.items():
             if stage != "none":
                 since, by = state.since[version]

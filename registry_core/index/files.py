@@ -7,7 +7,7 @@ import zlib
 #: the tables of rows read from files (``tables.SCHEMAS``): one or more Parquet segments each
 ROW_TABLES = ("models", "versions", "params", "lineage", "events", "file_problems", "metrics")
 #: the derived tables, replayed from the events (``derive.DERIVED``): one Parquet file each, but headline
-DERIVED_TABLES = ("stages", "requests", "aliases", "spans", "headline")
+DERIVED_TABLES = ("stages", "requests", "aliases", "spans", "violations", "edits", "headline")
 #: the headline table is split by model into this many files, so that a refresh rewrites only the
 #: files of the models it touched (one file of 150,000 rows costs ~40 ms to read and write again);
 #: each more file costs every headline query ~0.1 ms (16 files made the overview ~2 ms slower)

@@ -64,6 +64,7 @@ pq = lazy.module("pyarrow.parquet")
 extract = lazy.module("registry_core.index.extract")
 yamlrows = lazy.module("registry_core.index.yamlrows")
 derive = lazy.module("registry_core.index.derive")
+auditing = lazy.module("registry_core.index.auditing")
 tables_ = lazy.module("registry_core.index.tables")
 
 INDEX_FORMAT = 7
@@ -828,13 +829,6 @@ class _Build:
         derived = derive.DERIVED
         previous = {name: _keep_models(pq.read_table(self.previous / f"{name}.parquet"), redo)
                     if self.previous else derived[name].empty_table() for name in derived if name != "headline"}
-        if redo is None or redo:
-            events, models = read("events", redo), read("models", redo)
-            fresh = derive.derive_state(events, models, versions, self.settings)
-        else:
-            fresh = {name: derive.DERIVED[name].empty_table() for name in previous}
-        for name, table in previous.items():
-            pq.write_table(pa.concat_tables([table, fresh[name]]), self.tmp / f"{name}.parquet")
         segments = [str(self.tmp / s) for s in tables["metrics"]]
         touched = None if self.previous is None else self.touched_versions
         if touched is None or len(touched) > derive.FULL_HEADLINE_FROM:
@@ -863,6 +857,18 @@ class _Build:
             else:
                 check_parquet(self.previous / name)
                 os.link(self.previous / name, self.tmp / name)
+        # the replay checks gates against the headline metrics, so the state is derived after them
+        if redo is None or redo:
+            events, models = read("events", redo), read("models", redo)
+            where = [("model", "in", sorted(redo))] if redo is not None else None
+            headline = pa.concat_tables([pq.read_table(self.tmp / headline_file(b), filters=where)
+                                         for b in range(HEADLINE_BUCKETS)])
+            source = auditing.AuditSource(self.root, self.settings, models, read("versions", redo), headline, events)
+            fresh = derive.derive_state(events, models, versions, self.settings, source)
+        else:
+            fresh = {name: derived[name].empty_table() for name in previous}
+        for name, table in previous.items():
+            pq.write_table(pa.concat_tables([table, fresh[name]]), self.tmp / f"{name}.parquet")
 
 
 def _keep_sources(segment: Path, sources: set[str]) -> None:

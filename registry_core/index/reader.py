@@ -233,7 +233,19 @@ class Reader:
         existing = set(self.version_numbers(model))
         events = [e for e in self.events(model) if e.version is None or e.version in existing]
         needed = derive.needed_approvals(self.settings, self.model_policies(model))
-        return replay(model, events, self.settings, needed, until=at)
+        # events that break the policy have no effect; the index's replay found them (validate lists them)
+        skip = {r["id"] for r in self.rows("SELECT id FROM _violations WHERE model = ?", [model])}
+        state = replay(model, events, self.settings, needed, until=at, skip=skip)
+        # approvals needed as the index's checked replay found them (the policy in force at each request)
+        for row in self.rows("SELECT id, needed FROM _requests WHERE model = ?", [model]):
+            if row["id"] in state.requests:
+                state.requests[row["id"]].needed = row["needed"]
+        return state
+
+    def violation(self, model: str, event_id: str) -> str | None:
+        """The rule an event breaks (the index's checked replay), or None when it takes effect."""
+        rows = self.rows("SELECT rule FROM _violations WHERE model = ? AND id = ?", [model, event_id])
+        return rows[0]["rule"] if rows else None
 
     # -- the whole catalog (validate) ----------------------------------------------------------------
     def problems(self) -> list[dict]:
@@ -243,6 +255,10 @@ class Reader:
         """Every event row, with ``exists``: whether the version it names (if any) exists."""
         return self.rows("""SELECT e.*, v.version IS NOT NULL AS exists FROM _events e
                             LEFT JOIN _versions v USING (model, version)""")
+
+    def event_authors(self) -> list[dict]:
+        """{model, id, by} of every event, by model and id (for ``validate --require-signed``)."""
+        return self.rows('SELECT model, id, "by" FROM _events ORDER BY model, id')
 
     def duplicate_steps(self, limit: int = 100) -> list[dict]:
         """Curve points logged more than once: {model, version, metric, dataset, step, slice, n}."""

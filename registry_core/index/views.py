@@ -20,22 +20,29 @@ VIEWS = {
             UNION ALL SELECT DISTINCT model, NULL, NULL, NULL, '{{}}', 1 FROM {versions}
         ) ORDER BY model, o""",
     "versions": """
-        SELECT v.model, v.version, v.created_at, v.created_by, v.description, v.framework,
-               coalesce(s.stage, 'none') AS stage, v.params::JSON AS params, v.tags::JSON AS tags, v.path
+        SELECT v.model, v.version, v.created_at, v.created_by, coalesce(ed.description, v.description) AS description,
+               v.framework, coalesce(s.stage, 'none') AS stage, v.params::JSON AS params,
+               (CASE WHEN ed.tags IS NULL THEN v.tags ELSE json_merge_patch(v.tags, ed.tags) END)::JSON AS tags,
+               v.path
         FROM {versions} v
-        LEFT JOIN read_parquet('{t}/stages.parquet') s USING (model, version)""",
+        LEFT JOIN read_parquet('{t}/stages.parquet') s USING (model, version)
+        LEFT JOIN read_parquet('{t}/edits.parquet') ed USING (model, version)""",
     "metrics": "SELECT model, version, metric, value, dataset, step, timestamp, slice FROM {metrics}",
     "headline": "SELECT model, version, metric, dataset, slice, value FROM {headline}",
     "params": "SELECT model, version, name, value FROM {params}",
     "lineage": "SELECT model, version, kind, name, ref, role FROM {lineage}",
-    "events": """SELECT id, "at", "by", model, action, version, stage, reason, request, forced
-                 FROM {events}""",
+    "events": """SELECT e.id, e."at", e."by", e.model, e.action, e.version, e.stage, e.reason, e.request,
+                        e.forced, e.gates::JSON AS gates, e.rollback_of, e.alias, v.rule AS violation
+                 FROM {events} e LEFT JOIN read_parquet('{t}/violations.parquet') v USING (model, id)""",
     "stages": """SELECT model, stage, version, since, "by" FROM read_parquet('{t}/stages.parquet')""",
     "requests": """SELECT id, model, version, stage, "by", "at", approvals, needed
                    FROM read_parquet('{t}/requests.parquet')""",
     "aliases": """SELECT model, alias, version, since, "by" FROM read_parquet('{t}/aliases.parquet')""",
+    "stage_history": """SELECT model, stage, version, start, "end", "by" FROM read_parquet('{t}/spans.parquet')""",
     "_spans": "SELECT * FROM read_parquet('{t}/spans.parquet')",
-    "_events": "SELECT * EXCLUDE (_source) FROM {events}",
+    "_violations": "SELECT * FROM read_parquet('{t}/violations.parquet')",
+    "_events": """SELECT e.* EXCLUDE (_source), v.rule AS violation FROM {events} e
+                  LEFT JOIN read_parquet('{t}/violations.parquet') v USING (model, id)""",
     "_versions": "SELECT * EXCLUDE (_source) FROM {versions}",
     "_lineage": "SELECT * EXCLUDE (_source) FROM {lineage}",
     "_requests": "SELECT * FROM read_parquet('{t}/requests.parquet')",
@@ -78,4 +85,7 @@ def create_views(con: duckdb.DuckDBPyConnection, generation, schema: str = "main
         con.executemany(f"INSERT INTO {schema}._structure VALUES (?, ?, ?)", rows)
     con.execute(f"""CREATE OR REPLACE VIEW {schema}._problems AS
         SELECT path, severity, message FROM {schema}._structure
-        UNION ALL SELECT path, severity, message FROM {sources["file_problems"]}""")
+        UNION ALL SELECT path, severity, message FROM {sources["file_problems"]}
+        UNION ALL SELECT 'models/' || model || '/events/' || id || '.yaml', 'error',
+                         'breaks the policy (' || rule || '); it has no effect'
+                  FROM read_parquet('{folder}/violations.parquet')""")

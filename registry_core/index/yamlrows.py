@@ -125,6 +125,8 @@ def read_event(root: Path, info: FileInfo, rows: dict[str, list], problems: list
         "version": event.version, "stage": event.stage, "reason": event.reason, "request": event.request,
         "forced": event.forced, "rollback_of": event.rollback_of, "alias": event.alias,
         "approvals_needed": event.approvals_needed, "gates": _json(list(event.gates)) if event.gates else None,
+        "description": event.description, "tags": _json(dict(event.tags)) if event.tags else None,
+        "remove": _json(list(event.remove)) if event.remove else None,
         "_source": info.path,
     })
 

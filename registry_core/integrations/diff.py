@@ -127,8 +127,12 @@ def catalog_diff(catalog: Catalog, rev: str) -> dict[str, Any]:
     pending = {r["id"] for r in catalog.requests()}
     for event in history:
         event["pending"] = event["action"] == "request" and event["id"] in pending
+    violations = [{"id": e["id"], "path": f"models/{e['model']}/events/{e['id']}.yaml", "model": e["model"],
+                   "action": e["action"], "by": e["by"], "rule": e["violation"]}
+                  for e in sorted(history, key=lambda e: e["id"]) if e.get("violation")]
     return {"rev": rev, "base": base, "versions": new_versions,
-            "events": sorted(history, key=lambda e: e["id"]), "metrics_added": metrics_added,
+            "events": sorted(history, key=lambda e: e["id"]), "violations": violations,
+            "metrics_added": metrics_added,
             "settings_changed": settings_changed, "models_changed": sorted(set(models_changed)),
             "rewritten": rewritten}
 
@@ -180,10 +184,15 @@ def to_markdown(diff: dict[str, Any]) -> str:
                 what = f"rollback from v{e['rollback_of']}"
             if e["action"] == "alias":
                 what = f"alias {e.get('alias')}"
+            if e.get("violation"):
+                what = f"⛔ {what} (no effect: breaks the policy)"
             reason = (e.get("reason") or "").replace("|", "\\|")
             lines.append(f"| {plain(e['at'])} | {e['by']} | {what} | {e['model']}@{e['version']} | "
                          f"{e.get('stage') or ''} | {reason} |")
         lines.append("")
+    if diff.get("violations"):
+        lines += ["### ⛔ Events that break the policy (they have no effect; `modelreg validate` fails)", "",
+                  *[f"- `{v['path']}` ({v['action']} by {v['by']}): {v['rule']}" for v in diff["violations"]], ""]
     other = [f"- metrics added to `{m['ref']}`: {m['path']}" for m in diff["metrics_added"]]
     other += ["- registry.yaml changed (stages, gates, roles or policies)"] if diff["settings_changed"] else []
     other += [f"- model.yaml of `{m}` changed" for m in diff["models_changed"]]

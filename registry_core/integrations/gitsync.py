@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from registry_core.errors import CatalogError, Conflict, RegistryError
-from registry_core.format.layout import build_path, parse_path
+from registry_core.errors import CatalogError, Conflict, PolicyRefused, RegistryError
+from registry_core.format.layout import EVENT_SUFFIX, build_path, parse_path
 from registry_core.format.names import MAX_VERSION, is_digits
 from registry_core.format.settings import load_settings
 from registry_core.format.yamlio import dumps, load_file, loads
@@ -192,10 +192,11 @@ class SyncResult:
     pulled: int = 0
     pushed: int = 0
     attempts: int = 0
+    dropped: list[dict] = field(default_factory=list)  # stale local events removed by --drop-stale
 
     def to_dict(self) -> dict[str, Any]:
         return {"committed": self.committed, "renumbered": self.renumbered, "pulled": self.pulled,
-                "pushed": self.pushed, "attempts": self.attempts}
+                "pushed": self.pushed, "attempts": self.attempts, "dropped": self.dropped}
 
 
 def _tree_versions(root: Path, rev: str, prefix: str) -> dict[str, set[int]]:
@@ -257,8 +258,10 @@ def _rewrite_blob(data: bytes, kind: str, model: str, plan: dict[str, dict[int, 
     return dumps(tree) if changed else None
 
 
-def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[int, int]]) -> str:
-    """Replay base..HEAD with the renumbering applied to each commit's tree; returns the new tip."""
+def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[int, int]],
+                     drop: frozenset[str] = frozenset()) -> str:
+    """Replay base..HEAD with the renumbering applied to each commit's tree, without the ``drop`` paths
+    (repository-relative); a commit left with no change is skipped.  Returns the new tip."""
     commits = git(root, "rev-list", "--reverse", "--topo-order", f"{base}..HEAD").split()
     if git(root, "rev-list", "--merges", f"{base}..HEAD").strip():
         raise Conflict("sync: your unpushed commits include a merge; renumbering needs a linear history "
@@ -266,7 +269,7 @@ def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[in
     shared = set(git(root, "ls-tree", "-r", "--name-only", "-z", base).split("\0"))
     blobs: dict[tuple[str, str], str] = {}
     names = "|".join(re.escape(m) for m in sorted(plan, key=len, reverse=True))
-    renamed = re.compile(rf"(?<![\w.-])(?P<model>{names})@(?P<n>[0-9]+)(?![0-9])")  # MODEL@N in commit messages
+    renamed = re.compile(rf"(?<![\w.-])(?P<model>{names})@(?P<n>[0-9]+)(?![0-9])") if plan else None  # MODEL@N
     parent = base
     with tempfile.TemporaryDirectory(prefix="modelreg-sync-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
@@ -277,6 +280,9 @@ def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[in
             for entry in filter(None, listing.split("\0")):
                 meta, path = entry.split("\t", 1)
                 mode, _, sha = meta.split()
+                if path in drop:
+                    updates.append(f"0 {ZERO}\t{path}")
+                    continue
                 if path in shared or not path.startswith(prefix):
                     continue
                 found = parse_path(path[len(prefix):])
@@ -301,9 +307,12 @@ def _rewrite_commits(root: Path, prefix: str, base: str, plan: dict[str, dict[in
                 ordered = [u for u in updates if u.startswith("0 ")] + [u for u in updates if not u.startswith("0 ")]
                 git(root, "update-index", "--index-info", env=env, input_="\n".join(ordered) + "\n")
             tree = git(root, "write-tree", env=env).strip()
+            if drop and tree == git(root, "rev-parse", f"{parent}^{{tree}}").strip():
+                continue  # it only added dropped events
             author = git(root, "log", "-1", "--format=%an%x00%ae%x00%ad", "--date=raw", commit).rstrip("\n").split("\0")
-            text = renamed.sub(lambda m: f"{m['model']}@{plan[m['model']].get(int(m['n']), m['n'])}",
-                               git(root, "log", "-1", "--format=%B", commit))
+            text = git(root, "log", "-1", "--format=%B", commit)
+            if renamed is not None:
+                text = renamed.sub(lambda m: f"{m['model']}@{plan[m['model']].get(int(m['n']), m['n'])}", text)
             parent = git(root, "commit-tree", tree, "-p", parent, "-F", "-", input_=text,
                          env={"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1],
                               "GIT_AUTHOR_DATE": author[2]}).strip()
@@ -320,8 +329,53 @@ def _upstream(root: Path, remote: str | None) -> tuple[str, str, str]:
     return remote, merge.removeprefix("refs/heads/") or branch, branch
 
 
-def sync(catalog: Catalog, remote: str | None = None, push: bool = True, attempts: int = 5) -> SyncResult:
-    """Commit pending catalog files, pull with rebase (renumbering colliding local versions), push."""
+def _added_events(root: Path, prefix: str, old: str, new: str) -> dict[str, set[str]]:
+    """model -> ids of the event files added between two commits."""
+    found: dict[str, set[str]] = {}
+    out = git(root, "diff", "--name-only", "--diff-filter=A", "--no-renames", "-z", old, new, "--", f"{prefix}models")
+    for path in filter(None, out.split("\0")):
+        parsed = parse_path(path[len(prefix):]) if path.startswith(prefix) else None
+        if parsed and parsed.kind == "event":
+            found.setdefault(parsed.model, set()).add(parsed.file.removesuffix(EVENT_SUFFIX))
+    return found
+
+
+def _check_stale(catalog: Catalog, root: Path, prefix: str, base: str, tracking: str, drop: bool,
+                 result: SyncResult, before: str) -> None:
+    """Refuse (exit 3) to push local events whose decision no longer holds after the pull, or drop them.
+
+    On refusal the branch goes back to ``before`` (the local commits as they were, not rebased), so the
+    next sync sees the same pulled events and gives the same answer.
+    """
+    from registry_core.integrations.stale import stale_events
+
+    local = _added_events(root, prefix, tracking, "HEAD")
+    if not local:
+        return
+    fresh = catalog.as_user(catalog.user)
+    stale = stale_events(fresh, local, _added_events(root, prefix, base, tracking))
+    if not stale:
+        return
+    old_tip = git(root, "rev-parse", "HEAD").strip()
+    branch = git(root, "symbolic-ref", "--quiet", "HEAD").strip()
+    if not drop:
+        git(root, "read-tree", "-m", "-u", old_tip, before)
+        git(root, "update-ref", "-m", "modelreg sync: stale events, back to the local commits", branch, before,
+            old_tip)
+        listed = "; ".join(f"{s.path}: {s.why}" for s in stale)
+        raise PolicyRefused(f"sync: {len(stale)} local event(s) no longer hold after the pull and were not pushed "
+                            f"(your commits are kept as they were): {listed}. Redo the decision on the pulled "
+                            "state, or run 'modelreg sync --drop-stale' to remove them and push the rest")
+    new_tip = _rewrite_commits(root, prefix, tracking, {}, frozenset(prefix + s.path for s in stale))
+    git(root, "read-tree", "-m", "-u", old_tip, new_tip)
+    git(root, "update-ref", "-m", "modelreg sync: drop stale events", branch, new_tip, old_tip)
+    result.dropped += [s.to_dict() for s in stale]
+
+
+def sync(catalog: Catalog, remote: str | None = None, push: bool = True, attempts: int = 5,
+         drop_stale: bool = False) -> SyncResult:
+    """Commit pending catalog files, pull with rebase (renumbering colliding local versions), check that
+    no local event went stale on the merged state (exit 3, or drop them with ``drop_stale``), push."""
     root = repo_root(catalog)
     prefix = catalog_prefix(catalog, root)
     result = SyncResult(committed=commit_pending(catalog))
@@ -347,6 +401,7 @@ def sync(catalog: Catalog, remote: str | None = None, push: bool = True, attempt
             result.renumbered += [{"model": m, "from": old, "to": new} for m, moves in sorted(plan.items())
                                   for old, new in sorted(moves.items())]
         result.pulled += int(git(root, "rev-list", "--count", f"HEAD..{tracking}").strip())
+        before = git(root, "rev-parse", "HEAD").strip()
         done = run(root, "rebase", "--quiet", "--autostash", tracking)
         if done.returncode != 0:
             conflicts = git(root, "diff", "--name-only", "--diff-filter=U", check=False).split()
@@ -354,6 +409,7 @@ def sync(catalog: Catalog, remote: str | None = None, push: bool = True, attempt
             raise Conflict(f"sync: git rebase onto {remote}/{remote_branch} stopped on a conflict in "
                            f"{', '.join(conflicts) or 'your changes'}; nothing was pushed (resolve with "
                            "'git pull --rebase', then run sync again)")
+        _check_stale(catalog, root, prefix, base, tracking, drop_stale, result, before)
         ahead = int(git(root, "rev-list", "--count", f"{tracking}..HEAD").strip())
         if not push or not ahead:
             return result

@@ -32,6 +32,7 @@ from registry_core.format.settings import NONE_STAGE
 from registry_core.format.yamlio import dumps
 from registry_core.integrations import gitsync
 from registry_core.lifecycle import actions as lifecycle
+from registry_core.lifecycle.policy import may_set_alias
 from registry_core.store.artifacts import sha256_file
 from registry_core.store.atomic import write_once
 
@@ -72,6 +73,11 @@ def _scalar(text: str) -> Any:
 
 def _time(ms: int | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC) if ms else None
+
+
+def _not_future(moment: dt.datetime | None) -> dt.datetime | None:
+    """MLflow's clock (or a forged timestamp) may be ahead: nothing is dated after now."""
+    return None if moment is None else min(moment, dt.datetime.now(dt.UTC))
 
 
 def target_name(name: str) -> str:
@@ -297,7 +303,8 @@ def _version(catalog: Catalog, source: _Source, model: str, mv, origin: str, art
         writer = catalog.as_user(user) if user else catalog
         result = writer.register(model, params=params, metrics=metrics or None, artifacts=files,
                                  datasets=_datasets(run) if run else None, description=description or None,
-                                 tags=tags, run=run_info, code=code, created_at=_time(mv.creation_timestamp))
+                                 tags=tags, run=run_info, code=code,
+                                 created_at=_not_future(_time(mv.creation_timestamp)))
     detail = f"{len(params)} params, {len(metrics)} metric rows"
     if skipped:
         detail += f"; skipped {len(skipped)} non-finite value(s), first: {skipped[0]}"
@@ -342,34 +349,62 @@ def _lifecycle(catalog: Catalog, model: str, registered, versions: list, numbers
                            "action": "skipped", "detail": str(exc)})
             continue
         wanted.append((when, number, "alias", alias))
-    state = catalog.state(model)
     # (action, version, stage or alias) -> latest time an earlier import recorded it
     recorded: dict[tuple, dt.datetime] = {}
-    for row in catalog.history(model):
-        if row["reason"] == REASON:
+    history = catalog.history(model)
+    for row in history:
+        if row["reason"] and row["reason"].startswith(REASON):
             key = (row["action"], row["version"], row["stage"] or row["alias"])
             recorded[key] = max(row["at"], recorded.get(key, row["at"]))
-    last: dt.datetime | None = None
+    # never in the future, never before what the catalog already holds (a later event always wins)
+    last: dt.datetime | None = max((row["at"] for row in history), default=None)
     for when, number, kind, name in sorted(wanted, key=lambda w: (w[0], w[1], w[2] != "stage", w[3])):
         action = "promote" if kind == "stage" else "alias"
         seen = recorded.get((action, number, name))
         if seen is not None and seen >= when:
             continue  # an earlier import recorded this; what happened in the catalog since stands
+        mlflow_ref = f"models:/{registered.name}" + (f"@{name}" if kind == "alias" else f"/{number}")
+        fact = f"{REASON}: {'in' if kind == 'stage' else 'alias'} {name} there since {when.isoformat()}"
+        when = min(when, dt.datetime.now(dt.UTC))
         if last is not None and when <= last:  # distinct times keep the ids in this order
             when = last + dt.timedelta(microseconds=1)
-        last = when
-        if kind == "stage":
-            if state.stage(number) == name:
-                continue
-            lifecycle.record_imported(catalog, model, "promote", when, REASON, version=number, stage=name)
-            action = f"promoted to {name}"
-        else:
-            if state.aliases.get(name, (None,))[0] == number:
-                continue
-            lifecycle.record_imported(catalog, model, "alias", when, REASON, version=number, alias=name)
-            action = f"alias {name}"
-        report.append({"mlflow": f"models:/{registered.name}", "ref": f"{model}@{number}", "action": action,
-                       "detail": f"as of {when.isoformat()}"})
+        try:
+            done = _apply(catalog, model, number, kind, name, when, fact)
+        except (Conflict, InvalidInput) as exc:
+            done = ("skipped", str(exc))
+        if done is None:
+            continue
+        if done[0] != "skipped":
+            last = when
+        report.append({"mlflow": mlflow_ref, "ref": f"{model}@{number}", "action": done[0], "detail": done[1]})
+
+
+def _apply(catalog: Catalog, model: str, number: int, kind: str, name: str, when: dt.datetime,
+           fact: str) -> tuple[str, str] | None:
+    """Make one MLflow stage or alias true here, as the importing user may: directly, by a request, or not.
+
+    Returns (action, detail) for the report, or None when the catalog already agrees.
+    """
+    if kind == "alias":
+        if catalog.state(model).aliases.get(name, (None,))[0] == number:
+            return None
+        decision = may_set_alias(catalog.settings, name, catalog.user)
+        if not decision:
+            return "skipped", decision.reason
+        lifecycle.record_imported(catalog, model, "alias", when, fact, version=number, alias=name)
+        return f"alias {name}", f"as of {when.isoformat()}"
+    plan = lifecycle.plan(catalog, model, number, name, catalog.user)
+    if plan.current == name:
+        return None
+    gates = tuple(g.to_dict() for g in plan.gates)
+    if plan.action == "promote":
+        lifecycle.record_imported(catalog, model, "promote", when, fact, version=number, stage=name, gates=gates)
+        return f"promoted to {name}", f"as of {when.isoformat()}"
+    if plan.action == "request":
+        event = lifecycle.record_imported(catalog, model, "request", when, fact, version=number, stage=name,
+                                          gates=gates, approvals_needed=plan.needs_approval)
+        return f"requested {name}", f"request {event.id} needs {plan.needs_approval} approval(s)"
+    return "skipped", f"{name}: {plan.reason}"
 
 
 def import_mlflow(catalog: Catalog, tracking_uri: str, models: list[str] | None = None, artifacts: str = "copy",

@@ -80,21 +80,38 @@ def _fresh(catalog: Catalog) -> Catalog:
     return catalog.as_user(catalog.user)
 
 
+def _took_effect(catalog: Catalog, event: Event) -> None:
+    """Check that an event just written counts in the replay (SPEC 1.9); if not, take it back and say why.
+
+    It can break the policy only through the clock (this machine's clock behind a version's ``created_at``
+    or an earlier event); the file was written under the model's lock and not committed, so it is removed.
+    """
+    rule = _fresh(catalog).reader(models=[event.model]).violation(event.model, event.id)
+    if rule:
+        path = catalog.layout.events(event.model) / f"{event.id}.yaml"
+        path.unlink(missing_ok=True)
+        raise Conflict(f"{catalog.layout.relative(path)} was written but would have no effect ({rule}); "
+                       "it was removed: check this machine's clock")
+
+
 def record_imported(catalog: Catalog, model: str, action: str, at: dt.datetime, reason: str, **fields) -> Event:
     """Write an event that happened in another system (an importer's history), with its original time.
 
-    No gate or policy is evaluated: the event records a past fact, not a decision taken here, and its
-    ``reason`` says where it came from.  ``by`` is the acting user (the one who ran the import).  The
-    id is made from ``at``, so the event sorts at its original place in time.
+    The caller decides whether the acting user may (``plan``, ``may_set_alias``) and passes the gates;
+    the replay checks the event like any other, and one that would have no effect is removed again
+    (Conflict).  ``reason`` says where it came from; ``by`` is the one who ran the import.  The id is
+    made from ``at``, so the event sorts at its time.
     """
     check_name(model)
     if at.tzinfo is None:
         raise InvalidInput(f"imported event time {at!r} has no time zone")
-    if action not in ("promote", "alias"):
-        raise InvalidInput(f"importers record promote and alias events, not {action!r}")
+    if action not in ("promote", "alias", "request"):
+        raise InvalidInput(f"importers record promote, request and alias events, not {action!r}")
     event = Event(id=new_id(at), at=at.astimezone(dt.UTC), by=catalog.user, model=model, action=action,
                   reason=reason, **fields)
-    return EventWriter(catalog.layout, catalog.user).write(event)
+    EventWriter(catalog.layout, catalog.user).write(event)
+    _took_effect(catalog, event)
+    return event
 
 
 def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str | None = None,
@@ -112,8 +129,11 @@ def promote(catalog: Catalog, model: str, version: int, stage: str, reason: str 
         if result.action == "request":
             event = events.record(model, "request", version=version, stage=stage, reason=reason, gates=gates,
                                   approvals_needed=result.needs_approval)
+            _took_effect(catalog, event)
             return {"status": "pending", "request": event.id, "gates": list(gates)}
-        events.record(model, "promote", version=version, stage=stage, reason=reason, gates=gates, forced=force)
+        event = events.record(model, "promote", version=version, stage=stage, reason=reason, gates=gates,
+                              forced=force)
+        _took_effect(catalog, event)
         return {"status": "promoted", "request": None, "gates": list(gates)}
 
 
@@ -166,7 +186,8 @@ def rollback(catalog: Catalog, model: str, stage: str, reason: str | None) -> di
                                                         events.user)
         if not decision:
             raise refusal(decision.kind, f"rollback: {decision.reason}")
-        events.record(model, "promote", version=previous, stage=stage, reason=reason, rollback_of=current)
+        event = events.record(model, "promote", version=previous, stage=stage, reason=reason, rollback_of=current)
+        _took_effect(catalog, event)
         return {"status": "rolled back", "model": model, "stage": stage, "version": previous, "replaced": current}
 
 

@@ -9,18 +9,24 @@ property-tested.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
 import threading
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from registry_core.errors import InvalidInput
 from registry_core.format.names import MAX_VERSION, NAME_RE
-from registry_core.format.settings import ARCHIVED, NONE_STAGE, Settings
+from registry_core.format.settings import ARCHIVED, NONE_STAGE, Settings, identity
 from registry_core.format.yamlio import iso, parse_time
 
-ACTIONS = ("request", "approve", "reject", "cancel", "promote", "alias")
+if TYPE_CHECKING:
+    from registry_core.lifecycle.audit import Audit
+
+ACTIONS = ("request", "approve", "reject", "cancel", "promote", "alias", "describe", "tag")
+#: edits after registration (SPEC 1.6): they change what a version says, not where it is
+EDITS = ("describe", "tag")
 EVENT_ID_RE = re.compile(r"^[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[0-9a-f]{8}\Z")
 
 _last_moment = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -42,6 +48,11 @@ def new_id(moment: dt.datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%S.%fZ") + "-" + secrets.token_hex(4)
 
 
+def event_time(event_id: str) -> dt.datetime:
+    """The UTC time an event id names (ids sort in time order)."""
+    return dt.datetime.strptime(event_id[:22], "%Y%m%dT%H%M%S.%f").replace(tzinfo=dt.UTC)
+
+
 @dataclass(frozen=True)
 class Event:
     """One lifecycle event. ``str()`` reads as a sentence for the audit trail."""
@@ -60,6 +71,9 @@ class Event:
     rollback_of: int | None = None
     alias: str | None = None
     approvals_needed: int | None = None
+    description: str | None = None
+    tags: tuple = ()  # (key, value) pairs set by a tag event
+    remove: tuple = ()  # keys removed by a tag event
 
     def to_yaml_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "at": iso(self.at), "by": self.by, "action": self.action,
@@ -72,6 +86,12 @@ class Event:
             data["forced"] = True
         if self.gates:
             data["gates"] = [dict(g) for g in self.gates]
+        if self.action == "describe":
+            data["description"] = self.description
+        if self.tags:
+            data["tags"] = dict(self.tags)
+        if self.remove:
+            data["remove"] = list(self.remove)
         return data
 
     def __str__(self) -> str:
@@ -89,6 +109,9 @@ class Event:
             "alias": f"{self.by} pointed alias {self.alias} at {ref}"
             if self.version is not None
             else f"{self.by} removed alias {self.alias}",
+            "describe": f"{self.by} described {ref}",
+            "tag": f"{self.by} tagged {ref}"
+            + "".join(f" {k}={v}" for k, v in self.tags) + "".join(f" -{k}" for k in self.remove),
         }[self.action]
         return text + (f": {self.reason}" if self.reason else "")
 
@@ -98,6 +121,11 @@ def sentence(row: dict[str, Any]) -> str:
     known = {f.name for f in fields(Event)} - {"gates"}
     values = {name: row[name] for name in known if name in row}
     values["forced"] = bool(values.get("forced"))
+    tags, remove = values.get("tags"), values.get("remove")  # JSON text in the views, or already decoded
+    tags = json.loads(tags) if isinstance(tags, str) else tags
+    remove = json.loads(remove) if isinstance(remove, str) else remove
+    values["tags"] = tuple(tags.items()) if isinstance(tags, dict) else tuple(tags or ())
+    values["remove"] = tuple(remove or ())
     return str(Event(**values))
 
 
@@ -136,6 +164,14 @@ def parse_event(raw: Any, model: str, file_id: str) -> Event:
     gates = raw.get("gates") or []
     if not isinstance(gates, list) or not all(isinstance(g, dict) for g in gates):
         raise InvalidInput("'gates' must be a list of mappings")
+    if action in EDITS and version is None:
+        raise InvalidInput(f"a {action} event needs 'version'")
+    if action == "describe" and not isinstance(raw.get("description"), str):
+        raise InvalidInput("a describe event needs 'description' (a string)")
+    tags, remove = raw.get("tags") or {}, raw.get("remove") or []
+    if action == "tag" and not (isinstance(tags, dict) and isinstance(remove, list)
+                                and all(isinstance(k, str) for k in [*tags, *remove]) and (tags or remove)):
+        raise InvalidInput("a tag event needs 'tags' (a mapping) and/or 'remove' (a list of keys)")
     rollback_of = raw.get("rollback_of")
     if rollback_of is not None and not _is_version(rollback_of):
         raise InvalidInput(f"'rollback_of' must be a version number, got {rollback_of!r}")
@@ -157,6 +193,9 @@ def parse_event(raw: Any, model: str, file_id: str) -> Event:
         rollback_of=rollback_of,
         alias=raw.get("alias"),
         approvals_needed=needed,
+        description=raw.get("description") if action == "describe" else None,
+        tags=tuple((k, str(v)) for k, v in tags.items()) if action == "tag" else (),
+        remove=tuple(remove) if action == "tag" else (),
     )
 
 
@@ -172,6 +211,7 @@ class Request:
     needed: int
     approvals: list[str] = field(default_factory=list)
     status: str = "pending"  # pending, approved, promoted, rejected, cancelled
+    gates: tuple = ()  # as recorded by the request
 
 
 @dataclass
@@ -196,6 +236,9 @@ class ModelState:
     requests: dict[str, Request] = field(default_factory=dict)
     aliases: dict[str, tuple[int, dt.datetime, str]] = field(default_factory=dict)
     spans: list[Span] = field(default_factory=list)
+    violations: dict[str, str] = field(default_factory=dict)  # event id -> the rule it breaks (no effect)
+    descriptions: dict[int, str] = field(default_factory=dict)  # the latest describe event of each version
+    tag_patches: dict[int, dict[str, str | None]] = field(default_factory=dict)  # tag events; None removes
 
     def stage(self, version: int) -> str:
         return self.stage_of.get(version, NONE_STAGE)
@@ -224,8 +267,13 @@ class ModelState:
 
 
 def replay(model: str, events: list[Event], settings: Settings, needed_for: dict[str, int],
-           until: dt.datetime | None = None) -> ModelState:
-    """Fold ``events`` (any order; sorted here by id) into a ModelState, optionally up to a moment."""
+           until: dt.datetime | None = None, audit: Audit | None = None,
+           skip: frozenset[str] | set[str] = frozenset()) -> ModelState:
+    """Fold ``events`` (any order; sorted here by id) into a ModelState, optionally up to a moment.
+
+    With ``audit``, each event is first checked on the state so far; one that breaks the policy is
+    recorded in ``violations`` and has no effect.  ``skip``: ids known to be violations (from the index).
+    """
     state = ModelState(model)
     open_spans: dict[int, Span] = {}
 
@@ -247,6 +295,13 @@ def replay(model: str, events: list[Event], settings: Settings, needed_for: dict
     for event in sorted(events, key=lambda e: e.id):
         if until is not None and event.at > until:
             continue
+        if event.id in skip:
+            continue
+        if audit is not None:
+            problem = audit.violation(state, event)
+            if problem is not None:
+                state.violations[event.id] = problem
+                continue
         if event.action == "promote":
             if event.rollback_of is not None and state.stage_of.get(event.rollback_of) == event.stage:
                 move(event.rollback_of, ARCHIVED, event)
@@ -256,22 +311,31 @@ def replay(model: str, events: list[Event], settings: Settings, needed_for: dict
                 request.status = "promoted"
         elif event.action == "request":
             needed = event.approvals_needed
-            if needed is None:
+            if audit is not None:  # never fewer than the policy in force asked for
+                needed = max(needed or 0, audit.rules_for(event).policy(event.stage).approvals)
+            elif needed is None:
                 needed = needed_for.get(event.stage, 0)
             state.requests[event.id] = Request(event.id, model, event.version, event.stage, event.by, event.at,
-                                               event.reason, needed)
+                                               event.reason, needed, gates=event.gates)
         elif event.action in ("approve", "reject", "cancel"):
             request = state.requests.get(event.request)
             if request is None or request.status != "pending":
                 continue
             if event.action == "approve":
-                if event.by != request.by and event.by not in request.approvals:
+                who = identity(event.by)
+                if who != identity(request.by) and who not in {identity(a) for a in request.approvals}:
                     request.approvals.append(event.by)
                 if len(request.approvals) >= request.needed:
                     request.status = "approved"
                     move(request.version, request.stage, event)
             else:
                 request.status = "rejected" if event.action == "reject" else "cancelled"
+        elif event.action == "describe":
+            state.descriptions[event.version] = event.description
+        elif event.action == "tag":
+            patch = state.tag_patches.setdefault(event.version, {})
+            patch.update(dict(event.tags))
+            patch.update(dict.fromkeys(event.remove))
         elif event.action == "alias":
             if event.version is None:
                 state.aliases.pop(event.alias, None)

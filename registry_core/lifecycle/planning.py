@@ -20,7 +20,6 @@ from registry_core.format.settings import Policy, parse_policies
 from registry_core.lifecycle.events import ModelState
 from registry_core.lifecycle.gates import GateResult, Headline, evaluate
 from registry_core.lifecycle.policy import Decision, from_rule, may_approve, may_request, target_stage
-from registry_core.store.artifacts import verify_entries
 
 if TYPE_CHECKING:
     from registry_core.catalog import Catalog
@@ -79,20 +78,10 @@ def stage_policy(reader: Reader, model: str, stage: str) -> Policy:
 
 
 def _checks(reader: Reader, model: str, version: int) -> dict[str, tuple[bool, str]]:
+    from registry_core.index.auditing import builtin_checks  # (pyarrow: a warm ``resolve`` does without)
+
     row = reader.version_file(model, version)
-    manifest = json.loads(row["manifest"])
-    results = verify_entries(reader.root / row["path"], manifest.get("artifacts") or [], reader.settings.artifacts)
-    bad = [f"{r.path}: {r.message}" for r in results if not r.ok]
-    lineage = manifest.get("lineage") or {}
-    has_lineage = bool(lineage.get("datasets") or lineage.get("parents"))
-    description = str(manifest.get("description") or "").strip()
-    return {
-        "artifacts_verified": (not bad and bool(results),
-                               "; ".join(bad) if bad else (f"{len(results)} artifact(s) verified" if results
-                                                           else "no artifacts recorded")),
-        "has_lineage": (has_lineage, "lineage recorded" if has_lineage else "no datasets or parents recorded"),
-        "has_description": (bool(description), "has a description" if description else "no description"),
-    }
+    return builtin_checks(reader.root / row["path"], json.loads(row["manifest"]), reader.settings.artifacts)
 
 
 def _evaluate(reader: Reader, state: ModelState, model: str, version: int, policy: Policy) -> list[GateResult]:

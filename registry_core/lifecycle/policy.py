@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from registry_core.errors import POLICY
-from registry_core.format.settings import ARCHIVED, NONE_STAGE, Policy, Settings
+from registry_core.format.settings import ARCHIVED, NONE_STAGE, Policy, Settings, same_user
 from registry_core.lifecycle.events import Request
 
 
@@ -52,17 +52,17 @@ def may_approve(settings: Settings, policy: Policy, user: str) -> Decision:
 def may_answer(settings: Settings, policy: Policy, request: Request, user: str, action: str) -> Decision:
     """approve, reject or cancel a pending request."""
     if action == "cancel":
-        if user == request.by:
+        if same_user(user, request.by):
             return Decision(True, f"{user} opened the request")
         allowed = may_approve(settings, policy, user)
         if allowed:
             return allowed
         return Decision(False, f"only the requester ({request.by}) or an approver for {policy.stage} may cancel; "
                                f"{allowed.reason}")
-    if action == "approve" and user == request.by:
+    if action == "approve" and same_user(user, request.by):
         return Decision(False, f"{user} opened this request and cannot approve it; "
                                "approvals must come from someone other than the requester")
-    if action == "approve" and user in request.approvals:
+    if action == "approve" and any(same_user(user, a) for a in request.approvals):
         return Decision(False, f"{user} has already approved this request")
     return may_approve(settings, policy, user)
 
