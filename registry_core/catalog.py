@@ -423,8 +423,7 @@ class Catalog:
         row = reader.version_file(model, version)
         headline = reader.headlines(model, version)
         state = self.state(model)
-        current = self.sql("SELECT description, tags FROM versions WHERE model = ? AND version = ?",
-                           [model, version])[0]
+        current = reader.version(model, version)
         return {
             **found,
             "description": current["description"],  # the latest, after describe events
