@@ -213,10 +213,11 @@ def time_queries(root: Path, workload: Workload, repeats: int) -> tuple[dict[str
 
     def overview() -> dict[str, int]:
         models = cat.models()
-        rows = cat.sql("""SELECT s.model, s.version, h.metric, h.value FROM stages s
-                          JOIN headline h USING (model, version)
-                          WHERE s.stage = 'production' AND h.dataset = 'test' AND h.metric IN ?""",
-                       [list(headline)], refresh=False)
+        with cat.snapshot(check=False):  # models() has just checked
+            rows = cat.sql("""SELECT s.model, s.version, h.metric, h.value FROM stages s
+                              JOIN headline h USING (model, version)
+                              WHERE s.stage = 'production' AND h.dataset = 'test' AND h.metric IN ?""",
+                           [list(headline)])
         production = {r["model"]: r["version"] for r in rows}
         return {m["model"]: production.get(m["model"]) for m in models}
 
@@ -235,9 +236,10 @@ def time_queries(root: Path, workload: Workload, repeats: int) -> tuple[dict[str
 
     def curve() -> int:
         found = cat.resolve(f"{q.curve_model}@{q.curve_version}")
-        rows = cat.sql("""SELECT step, value FROM metrics WHERE model = ? AND version = ? AND metric = ?
-                          AND step IS NOT NULL ORDER BY step""",
-                       [found["model"], found["version"], q.curve_metric], refresh=False)
+        with cat.snapshot(check=False):  # resolve() has just checked
+            rows = cat.sql("""SELECT step, value FROM metrics WHERE model = ? AND version = ? AND metric = ?
+                              AND step IS NOT NULL ORDER BY step""",
+                           [found["model"], found["version"], q.curve_metric])
         return len(rows)
 
     timings: dict[str, float] = {}

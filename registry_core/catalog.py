@@ -243,19 +243,20 @@ class Catalog:
         """Changes whenever any file of the catalog changes: a cache key for the dashboard."""
         return self.refresh().folder.name
 
-    def reader(self, refresh: bool = True, models: Iterable[str] | None = None) -> Reader:
+    def reader(self, models: Iterable[str] | None = None) -> Reader:
         """The index as of now (or of this thread's open ``snapshot()``): what lifecycle, validate and
         verify read through, instead of this facade.  ``models``: the refresh checks only those models'
-        files (see ``refresh``)."""
+        files (see ``refresh``).  To read without a new check, open ``snapshot(check=False)`` or keep
+        the reader: ``snapshot`` is the one way to say how fresh reads must be."""
         with self._lock:
-            if refresh or self._views is None:
-                self.refresh(models)
+            self.refresh(models)
             return Reader(self._views, self.root, self._recover)
 
-    def sql(self, sql: str, params: dict | list | None = None, refresh: bool = True) -> list[dict]:
-        """Run internal SQL over the views; rows as dicts (through a ``Reader``, which rebuilds a damaged
-        index once, see ``_recover``)."""
-        return self.reader(refresh).rows(sql, params)
+    def sql(self, sql: str, params: dict | list | None = None) -> list[dict]:
+        """Run a caller's SQL (tests, benchmarks) over the views; rows as dicts (through a ``Reader``,
+        which rebuilds a damaged index once, see ``_recover``).  The core's own questions are ``Reader``
+        methods."""
+        return self.reader().rows(sql, params)
 
     def _recover(self, generation: Generation, exc: Exception) -> Views | None:
         """A read failed with ``exc``: if it comes from a file of ``generation`` (damage inside a Parquet
@@ -423,8 +424,7 @@ class Catalog:
         row = reader.version_file(model, version)
         headline = reader.headlines(model, version)
         state = self.state(model)
-        current = self.sql("SELECT description, tags FROM versions WHERE model = ? AND version = ?",
-                           [model, version])[0]
+        current = reader.version(model, version)
         return {
             **found,
             "description": current["description"],  # the latest, after describe events

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_core import cli as cli_module
+from registry_core.cli import commands_dashboard as cli_module
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,8 @@ def test_ui_refuses_a_missing_catalog(tmp_path, cli, launched):
 
 def test_ui_says_where_app_py_was_expected(empty_catalog, cli, launched, monkeypatch, tmp_path):
     # an install without the checkout: the package sits alone in site-packages
-    monkeypatch.setattr(cli_module, "__file__", str(tmp_path / "site-packages" / "registry_core" / "cli.py"))
+    alone = tmp_path / "site-packages" / "registry_core" / "cli" / "commands_dashboard.py"
+    monkeypatch.setattr(cli_module, "__file__", str(alone))
     result = cli("ui")
     assert result.code == 1 and launched == []
     assert "dashboard not found: expected" in result.err and "pip install -e ." in result.err

@@ -121,11 +121,13 @@ def test_an_in_place_rewrite_is_seen_by_its_model_and_by_the_full_check_never_lo
     cat.refresh()
     # so the next read of the model sees it
     assert cat.versions("fraud-detector")[1]["description"] == "rewritten in place"
-    assert cat.sql(query, refresh=False) == [{"description": "rewritten in place"}]
+    with cat.snapshot(check=False):  # no new check: the index itself holds the new text
+        assert cat.sql(query) == [{"description": "rewritten in place"}]
 
     rewrite_in_place(manifest, "rewritten in place", "rewritten again")
     cat.validate()  # a full check
-    assert cat.sql(query, refresh=False) == [{"description": "rewritten again"}]
+    with cat.snapshot(check=False):
+        assert cat.sql(query) == [{"description": "rewritten again"}]
 
 
 def test_a_model_read_sees_a_new_version_of_another_model(fraud_builder):

@@ -4,8 +4,9 @@ A reader is bound to one generation's views (``generation.Views``), so every ans
 of the same state of the catalog; ``Catalog.reader()`` hands out the current one (or the open
 ``snapshot()``'s).  Lifecycle rules, validate and verify take a reader instead of the ``Catalog``
 facade.  The private views it names (``_versions``, ``_model_files``, ``_problems``, ...) are
-the index's business: nothing outside this module spells them (``Catalog.sql`` aside, which tests
-and the dashboard's ad hoc questions still use).
+the index's business: nothing outside ``registry_core/index/`` holds SQL (``Catalog.sql`` passes
+tests' and benchmarks' own statements through; ``Catalog.query`` is the user's sandbox), and
+tests/test_architecture.py checks it.
 """
 
 from __future__ import annotations
@@ -234,13 +235,17 @@ class Reader:
         events = [e for e in self.events(model) if e.version is None or e.version in existing]
         needed = derive.needed_approvals(self.settings, self.model_policies(model))
         # events that break the policy have no effect; the index's replay found them (validate lists them)
-        skip = {r["id"] for r in self.rows("SELECT id FROM _violations WHERE model = ?", [model])}
+        skip = set(self.violations(model))
         state = replay(model, events, self.settings, needed, until=at, skip=skip)
         # approvals needed as the index's checked replay found them (the policy in force at each request)
         for row in self.rows("SELECT id, needed FROM _requests WHERE model = ?", [model]):
             if row["id"] in state.requests:
                 state.requests[row["id"]].needed = row["needed"]
         return state
+
+    def violations(self, model: str) -> dict[str, str]:
+        """{event id: the rule it breaks} of one model's events that have no effect (the checked replay)."""
+        return {r["id"]: r["rule"] for r in self.rows("SELECT id, rule FROM _violations WHERE model = ?", [model])}
 
     def violation(self, model: str, event_id: str) -> str | None:
         """The rule an event breaks (the index's checked replay), or None when it takes effect."""

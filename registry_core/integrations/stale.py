@@ -66,13 +66,12 @@ def stale_events(catalog: Catalog, local_ids: dict[str, set[str]], pulled_ids: d
     for model in sorted(local_ids):
         mine = local_ids[model]
         theirs = pulled_ids.get(model, set())
-        events = sorted(catalog.reader(models=[model]).events(model), key=lambda e: e.id)
-        violations = {r["id"]: r["rule"] for r in catalog.sql("SELECT id, rule FROM _violations WHERE model = ?",
-                                                             [model])}
+        reader = catalog.reader(models=[model])
+        events = sorted(reader.events(model), key=lambda e: e.id)
+        violations = reader.violations(model)
         effective = [e for e in events if e.id not in violations]
-        settings = catalog.settings
-        row = catalog.sql("SELECT policies FROM _model_files WHERE model = ?", [model])
-        needed = needed_approvals(settings, row[0]["policies"] if row else None)
+        settings = reader.settings
+        needed = needed_approvals(settings, reader.model_policies(model))
         for event in events:
             if event.id not in mine or event.action not in LIFECYCLE:
                 continue

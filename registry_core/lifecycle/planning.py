@@ -63,8 +63,10 @@ class Plan:
 
 
 def policy_for(catalog: Catalog, model: str, stage: str) -> Policy:
-    """``stage_policy`` as of the catalog's current index (the dashboard asks this way)."""
-    return stage_policy(catalog.reader(refresh=False), model, stage)
+    """``stage_policy`` as of the catalog's current index, without a new freshness check (the dashboard
+    asks this way, inside a page run's snapshot)."""
+    with catalog.snapshot(check=False):
+        return stage_policy(catalog.reader(), model, stage)
 
 
 def stage_policy(reader: Reader, model: str, stage: str) -> Policy:
