@@ -24,6 +24,7 @@ from registry_core import metric_key
 from registry_core.lifecycle.compare import default_bars, default_versions, pareto_front, primary_metric, tunable_params
 
 AXES = 8  # parallel-coordinate axes beyond this overlap their labels
+BARS = 3  # bar charts shown at first: one row (each is a subplot a browser draws; more are one pick away)
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings
@@ -97,7 +98,7 @@ if rows:
                f"v{baseline}, green when better.")
     keys = [r["key"] for r in comparison.rows]
     first = primary_metric(settings, keys)
-    suggested = default_bars(keys, first)
+    suggested = default_bars(keys, first, limit=BARS)
     barred = synced_multiselect("Bar charts for", keys, key="compare_bar_metrics", param="bars", default=suggested,
                                 format_func=lambda k: metric_label(k, settings))
     if barred:

@@ -40,7 +40,11 @@ def move_alias(model: str, number: int | None, name: str) -> str:
 
 def aliases_editor(model: str, number: int, mine: list[str]) -> None:
     """Point an alias at this version, or remove one of its aliases, by those the alias' setters rule allows."""
-    with st.expander("Aliases: point one here or remove one", icon="🏷️"):
+    editor = st.expander("Aliases: point one here or remove one", icon="🏷️", key="versions_aliases",
+                         on_change="rerun")  # lazy: its widgets run and draw only once opened
+    with editor:
+        if not editor.open:
+            return
         known = sorted({*settings.alias_setters, *mine})
         cols = st.columns([2, 1, 1])
         name = cols[0].selectbox("Alias", known, key="alias_name", accept_new_options=True, index=None,
