@@ -20,6 +20,7 @@ PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Set2
 # Compare's cells: translucent fills keep the theme's own text colour readable, light or dark
 BEST_CELL = "background-color: rgba(67, 160, 71, 0.35); font-weight: bold"
 BETTER, WORSE = "color: #43a047", "color: #e53935"
+MARKED_STEPS = 30  # curves longer than this are drawn without a marker per step
 LAYOUT = {"template": "plotly_white", "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend_title_text": ""}
 
 
@@ -61,7 +62,9 @@ def curves(frame: pd.DataFrame, title: str) -> go.Figure:
     datasets = sorted({d for d in frame["dataset"].fillna("")})
     for (number, dataset), part in frame.groupby(["version", frame["dataset"].fillna("")], sort=True):
         name = f"v{number}" + (f" {dataset}" if dataset else "")
-        fig.add_trace(go.Scatter(x=part["step"], y=part["value"], mode="lines+markers", name=name,
+        # a marker per step only on short curves: hundreds of them cost the browser more than they show
+        mode = "lines+markers" if len(part) <= MARKED_STEPS else "lines"
+        fig.add_trace(go.Scatter(x=part["step"], y=part["value"], mode=mode, name=name,
                                  line={"color": version_color(number),
                                        "dash": dashes[datasets.index(dataset) % len(dashes)]},
                                  marker={"size": 4}))

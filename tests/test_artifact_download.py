@@ -55,6 +55,9 @@ def test_dashboard_prepares_a_download(with_files, monkeypatch):
     at.query_params["version"] = "1"
     at.switch_page("dashboard/pages/versions.py").run()
     assert not at.exception
+    assert "versions_artifacts_prepare" not in [b.key for b in at.button]  # lazy tabs: Metrics is open
+    at.session_state["versions_tab"] = "Artifacts"
+    at.run()
     at.button(key="versions_artifacts_prepare").click().run()
     assert not at.exception and not at.error
     buttons = [e for e in at.get("download_button") if "fraud-1-artifacts.zip" in str(e.proto.label)]

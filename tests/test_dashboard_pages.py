@@ -409,11 +409,15 @@ def test_an_alias_is_moved_from_the_version_page_by_its_setters_only(candidate, 
     bob = app(candidate, monkeypatch, user=BOB)
     bob.query_params.update({"model": "fraud-detector", "version": "4"})
     bob.switch_page("dashboard/pages/versions.py").run()
+    assert "alias_name" not in [s.key for s in bob.selectbox]  # a closed editor draws nothing (lazy)
+    bob.session_state["versions_aliases"] = True  # open it
+    bob.run()
     bob.selectbox(key="alias_name").set_value("champion").run()
     ok(bob)
     assert bob.button(key="alias_set").disabled and "may not move alias champion" in bob.button(key="alias_set").help
     alice = app(candidate, monkeypatch, user=ALICE)
     alice.query_params.update({"model": "fraud-detector", "version": "4"})
+    alice.session_state["versions_aliases"] = True
     alice.switch_page("dashboard/pages/versions.py").run()
     alice.selectbox(key="alias_name").set_value("champion").run()
     alice.button(key="alias_set").click().run()

@@ -24,6 +24,7 @@ from registry_core import metric_key
 from registry_core.lifecycle.compare import default_bars, default_versions, pareto_front, primary_metric, tunable_params
 
 AXES = 8  # parallel-coordinate axes beyond this overlap their labels
+BARS = 3  # bar charts shown at first: one row (each is a subplot a browser draws; more are one pick away)
 
 ctx = current()
 cat, key, settings = ctx.catalog, ctx.key, ctx.settings
@@ -97,7 +98,7 @@ if rows:
                f"v{baseline}, green when better.")
     keys = [r["key"] for r in comparison.rows]
     first = primary_metric(settings, keys)
-    suggested = default_bars(keys, first)
+    suggested = default_bars(keys, first, limit=BARS)
     barred = synced_multiselect("Bar charts for", keys, key="compare_bar_metrics", param="bars", default=suggested,
                                 format_func=lambda k: metric_label(k, settings))
     if barred:
@@ -120,12 +121,14 @@ else:
                     key="compare_curves", config={"displayModeBar": False})
 
 all_keys = sorted({k for v in versions for k in v.get("metrics", {})})
-left, right = st.columns(2)
+# Two lazy tabs, not two columns: only the open one runs and draws (the parallel coordinates are WebGL,
+# slow to draw in a browser without a GPU; both together kept Compare ~2 s behind a bare Streamlit page).
+left, right = st.tabs(["Trade-off across all versions", "Params against a metric"], key="compare_view",
+                      on_change="rerun")
 with left:
-    st.subheader("Trade-off across all versions")
-    if len(all_keys) < 2:
+    if left.open and len(all_keys) < 2:
         st.caption("Needs two metrics recorded on this model's versions.")
-    else:
+    elif left.open:
         first = primary_metric(settings, all_keys)
         cx, cy = st.columns(2)
         x_key = synced_select("x", all_keys, key="compare_x", param="x", default=first,
@@ -147,13 +150,12 @@ with left:
             st.caption(f"Pareto front ({' & '.join(f'{g} {k}' for g, k in zip(goals, (x_key, y_key)))}): "
                        + ", ".join(f"v{n}" for n in front))
 with right:
-    st.subheader("Params against a metric")
-    frame = data.params(cat, key, model)
+    frame = data.params(cat, key, model) if right.open else pd.DataFrame()
     numeric = [c for c in tunable_params(list(frame.columns))
                if pd.to_numeric(frame[c], errors="coerce").notna().all() and frame[c].nunique() > 1][:AXES]
-    if not numeric or not all_keys:
+    if right.open and (not numeric or not all_keys):
         st.caption("Needs numeric params that vary across versions, and a metric.")
-    else:
+    elif right.open:
         color_key = synced_select("Metric", all_keys, key="compare_color", param="color",
                                   default=primary_metric(settings, all_keys),
                                   format_func=lambda k: metric_label(k, settings))

@@ -40,7 +40,11 @@ def move_alias(model: str, number: int | None, name: str) -> str:
 
 def aliases_editor(model: str, number: int, mine: list[str]) -> None:
     """Point an alias at this version, or remove one of its aliases, by those the alias' setters rule allows."""
-    with st.expander("Aliases: point one here or remove one", icon="🏷️"):
+    editor = st.expander("Aliases: point one here or remove one", icon="🏷️", key="versions_aliases",
+                         on_change="rerun")  # lazy: its widgets run and draw only once opened
+    with editor:
+        if not editor.open:
+            return
         known = sorted({*settings.alias_setters, *mine})
         cols = st.columns([2, 1, 1])
         name = cols[0].selectbox("Alias", known, key="alias_name", accept_new_options=True, index=None,
@@ -179,62 +183,70 @@ if manifest.get("tags"):
     st.caption("Tags: " + " · ".join(f"`{k}={v}`" for k, v in manifest["tags"].items()))
 aliases_editor(model, number, info["aliases"])
 
-tabs = st.tabs(["Metrics", "Params", "Artifacts", "Lineage", "History"])
+# Lazy tabs: only the open tab's content runs and reaches the browser (every tab drawn up front, five
+# tables and a chart, kept the page settling about 1 s after a bare Streamlit page).
+tabs = st.tabs(["Metrics", "Params", "Artifacts", "Lineage", "History"], key="versions_tab", on_change="rerun")
 with tabs[0]:
-    if info["headline"]:
-        st.dataframe([{"metric": metric_label(metric_key(h), settings), "value": h["value"],
-                       "goal": settings.goal(h["metric"])} for h in info["headline"]],
-                     hide_index=True, width="stretch",
-                     column_config={"value": st.column_config.NumberColumn(format="%.6g")})
-    else:
-        st.caption("No metrics recorded. Add a table with `modelreg log-metrics "
-                   f"{model}@{number} metrics.csv`.")
-    steps = data.curves(cat, key, model, (number,))
-    if not steps.empty:
-        names = sorted(steps["metric"].unique())
-        curve = st.selectbox("Training curve", names, key="versions_curve")
-        part = steps[steps["metric"] == curve]
-        st.plotly_chart(charts.curves(part, metric_label(curve, settings)), key="versions_curves",
-                        config={"displayModeBar": False})
+    if tabs[0].open:
+        if info["headline"]:
+            st.dataframe([{"metric": metric_label(metric_key(h), settings), "value": h["value"],
+                           "goal": settings.goal(h["metric"])} for h in info["headline"]],
+                         hide_index=True, width="stretch",
+                         column_config={"value": st.column_config.NumberColumn(format="%.6g")})
+        else:
+            st.caption("No metrics recorded. Add a table with `modelreg log-metrics "
+                       f"{model}@{number} metrics.csv`.")
+        steps = data.curves(cat, key, model, (number,))
+        if not steps.empty:
+            names = sorted(steps["metric"].unique())
+            curve = st.selectbox("Training curve", names, key="versions_curve")
+            part = steps[steps["metric"] == curve]
+            st.plotly_chart(charts.curves(part, metric_label(curve, settings)), key="versions_curves",
+                            config={"displayModeBar": False})
 with tabs[1]:
-    if manifest.get("params"):
-        st.dataframe([{"param": k, "value": str(v)} for k, v in manifest["params"].items()], hide_index=True,
-                     width="stretch")
-    else:
-        st.caption("No params recorded.")
+    if tabs[1].open:
+        if manifest.get("params"):
+            st.dataframe([{"param": k, "value": str(v)} for k, v in manifest["params"].items()], hide_index=True,
+                         width="stretch")
+        else:
+            st.caption("No params recorded.")
 with tabs[2]:
-    if manifest.get("artifacts"):
-        st.dataframe(manifest["artifacts"], hide_index=True, width="stretch")
-        st.caption(f"folder: `{info['path']}`")
-        artifact_download(cat, f"{model}@{number}", "versions_artifacts")
-    else:
-        st.caption("No artifacts recorded (register with `--artifact PATH` to keep the model's files here).")
+    if tabs[2].open:
+        if manifest.get("artifacts"):
+            st.dataframe(manifest["artifacts"], hide_index=True, width="stretch")
+            st.caption(f"folder: `{info['path']}`")
+            artifact_download(cat, f"{model}@{number}", "versions_artifacts")
+        else:
+            st.caption("No artifacts recorded (register with `--artifact PATH` to keep the model's files here).")
 with tabs[3]:
-    lineage = info["lineage"]
-    for d in lineage["datasets"]:
-        st.markdown(f"📦 dataset **{d['ref']}**" + (f" ({d['role']})" if d["role"] else ""))
-    for parent in lineage["parents"]:
-        p_model, _, p_number = parent.rpartition("@")
-        st.page_link(VERSIONS, label=f"⬆️ parent {parent}",
-                     query_params={"model": p_model, "version": p_number})
-    for child in lineage["children"]:
-        c_model, _, c_number = child["ref"].rpartition("@")
-        st.page_link(VERSIONS, label=f"⬇️ child {child['ref']} ({child['stage']})",
-                     query_params={"model": c_model, "version": c_number})
-    if not (lineage["datasets"] or lineage["parents"] or lineage["children"]):
-        st.caption("No lineage recorded: register with `--dataset train=NAME@VERSION` or `--parent REF`.")
-    for k, title in (("run", "Training run"), ("code", "Code")):
-        facts = (manifest.get("lineage") or {}).get(k)
-        if facts:
-            st.markdown(f"**{title}**")
-            st.dataframe([{"field": name, "value": "" if value is None else str(value)}
-                          for name, value in (facts.items() if isinstance(facts, dict) else [(k, facts)])],
-                         hide_index=True, width="stretch")
+    if tabs[3].open:
+        lineage = info["lineage"]
+        for d in lineage["datasets"]:
+            st.markdown(f"📦 dataset **{d['ref']}**" + (f" ({d['role']})" if d["role"] else ""))
+        for parent in lineage["parents"]:
+            p_model, _, p_number = parent.rpartition("@")
+            st.page_link(VERSIONS, label=f"⬆️ parent {parent}",
+                         query_params={"model": p_model, "version": p_number})
+        for child in lineage["children"]:
+            c_model, _, c_number = child["ref"].rpartition("@")
+            st.page_link(VERSIONS, label=f"⬇️ child {child['ref']} ({child['stage']})",
+                         query_params={"model": c_model, "version": c_number})
+        if not (lineage["datasets"] or lineage["parents"] or lineage["children"]):
+            st.caption("No lineage recorded: register with `--dataset train=NAME@VERSION` or `--parent REF`.")
+        for k, title in (("run", "Training run"), ("code", "Code")):
+            facts = (manifest.get("lineage") or {}).get(k)
+            if facts:
+                st.markdown(f"**{title}**")
+                st.dataframe([{"field": name, "value": "" if value is None else str(value)}
+                              for name, value in (facts.items() if isinstance(facts, dict) else [(k, facts)])],
+                             hide_index=True, width="stretch")
 with tabs[4]:
-    if info["events"]:
-        st.dataframe([{"at": e["at"], "by": e["by"], "action": shown_action(e), "stage": e["stage"] or "",
-                       "alias": e.get("alias") or "", "reason": e["reason"] or ""} for e in info["events"]],
-                     hide_index=True, width="stretch",
-                     column_config={"at": st.column_config.DatetimeColumn("at (UTC)", format="YYYY-MM-DD HH:mm:ss")})
-    else:
-        st.caption("No lifecycle events for this version yet: promote it from the Promote page.")
+    if tabs[4].open:
+        if info["events"]:
+            st.dataframe([{"at": e["at"], "by": e["by"], "action": shown_action(e), "stage": e["stage"] or "",
+                           "alias": e.get("alias") or "", "reason": e["reason"] or ""} for e in info["events"]],
+                         hide_index=True, width="stretch",
+                         column_config={"at": st.column_config.DatetimeColumn("at (UTC)",
+                                                                              format="YYYY-MM-DD HH:mm:ss")})
+        else:
+            st.caption("No lifecycle events for this version yet: promote it from the Promote page.")
