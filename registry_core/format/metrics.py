@@ -39,6 +39,10 @@ MAX_COLUMNS = 64
 MAX_ROW_GROUPS = 10_000
 #: column chunks as stored before compression (RLE and dictionaries stay encoded in this count)
 MAX_TABLE_BYTES = 256 * 1024 * 1024
+#: per string value (a metric, dataset or slice name) and per table once every row's strings are expanded:
+#: one dictionary entry of 1 MB repeated for a million rows is a few KB on disk and a terabyte in a reader
+MAX_STRING_CHARS = 1_000
+MAX_STRING_BYTES = 128 * 1024 * 1024
 
 
 def _rows_from_dict(metrics: dict, dataset: str | None) -> list[dict]:
@@ -187,15 +191,57 @@ def footer_problem(metadata: pq.FileMetaData, file_size: int) -> str | None:
     return None
 
 
+def _string_columns(file: pq.ParquetFile) -> list[str]:
+    schema = file.schema
+    return [schema.column(i).name for i in range(len(schema))
+            if schema.column(i).physical_type == "BYTE_ARRAY" and "." not in schema.column(i).path]
+
+
+def _lengths(chunk: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Characters (bytes for binary) and bytes of each value of ``chunk``, looked up in its dictionary."""
+    values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+    size = pc.binary_length(values)
+    chars = pc.utf8_length(values) if pa.types.is_string(values.type) or pa.types.is_large_string(values.type) \
+        else size
+    if pa.types.is_dictionary(chunk.type):
+        return pc.take(chars, chunk.indices), pc.take(size, chunk.indices)
+    return chars, size
+
+
+def strings_problem(path: Path) -> str | None:
+    """What is wrong with the strings of a Parquet file (None if nothing): a value longer than
+    MAX_STRING_CHARS, or more than MAX_STRING_BYTES once each row's strings are expanded.  Only the string
+    columns are read, kept dictionary-encoded, so memory stays the size of the file's dictionaries plus
+    four bytes a row; a footer can neither show nor bound this (its statistics are the writer's word)."""
+    with pq.ParquetFile(path) as probe:
+        names = _string_columns(probe)
+    if not names:
+        return None
+    with pq.ParquetFile(path, read_dictionary=names) as file:
+        table = file.read(columns=names)
+    total = 0
+    for name in table.column_names:
+        for chunk in table[name].chunks:
+            chars, size = _lengths(chunk)
+            longest = pc.max(chars).as_py() or 0
+            if longest > MAX_STRING_CHARS:
+                return f"column {name!r} holds a value of {longest} characters; at most {MAX_STRING_CHARS}"
+            total += pc.sum(size).as_py() or 0
+    if total > MAX_STRING_BYTES:
+        return f"{total} bytes of strings once expanded; a metric table holds at most {MAX_STRING_BYTES}"
+    return None
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 def check_footer(path: Path, where: str) -> None:
-    """Read only the footer of a Parquet file and refuse it as :func:`footer_problem` says (or if it
-    cannot be read at all), before any reader trusts its counts."""
+    """Read only the footer and the string columns of a Parquet file and refuse it as
+    :func:`footer_problem` or :func:`strings_problem` says (or if it cannot be read at all), before any
+    reader trusts its counts or expands its dictionaries."""
     try:
-        problem = footer_problem(pq.read_metadata(path), path.stat().st_size)
+        problem = footer_problem(pq.read_metadata(path), path.stat().st_size) or strings_problem(path)
     except Exception as exc:  # whatever a damaged footer makes the reader raise
         raise InvalidInput(f"{where}: unreadable Parquet: {_first_line(exc)}") from None
     if problem is not None:
@@ -203,12 +249,12 @@ def check_footer(path: Path, where: str) -> None:
 
 
 def read_parquet_checked(path: Path, where: str) -> pa.Table:
-    """Read a Parquet file whose footer passes :func:`footer_problem`; any failure of the reader (it
-    raises many kinds on damaged files: "Out of buffer", "don't know what type", "Invalid string
-    encoding") is an InvalidInput naming ``where``."""
+    """Read a Parquet file whose footer and strings pass :func:`footer_problem` and :func:`strings_problem`;
+    any failure of the reader (it raises many kinds on damaged files: "Out of buffer", "don't know what
+    type", "Invalid string encoding") is an InvalidInput naming ``where``."""
     try:
         with pq.ParquetFile(path) as file:
-            problem = footer_problem(file.metadata, path.stat().st_size)
+            problem = footer_problem(file.metadata, path.stat().st_size) or strings_problem(path)
             if problem is None:
                 return file.read()
     except (InvalidInput, FileNotFoundError):

@@ -293,6 +293,50 @@ def test_reads_work_on_a_disk_that_cannot_be_written(code, index_state, cli, fra
     add_figure("read-only/full disk: commands checked (fault injection)", len(READS) + 1)
 
 
+API_WRITES = """
+from registry_core import Catalog
+from registry_core.errors import CatalogError
+catalog = Catalog(sys.argv[1], user="bob@example.com")
+calls = {
+    "register": lambda: catalog.register("churn"),
+    "log_metrics": lambda: catalog.log_metrics("churn@1", {"auc": 0.5}),
+    "promote": lambda: catalog.promote("churn", 1, "staging", reason="try"),
+    "alias": lambda: catalog.alias("churn", 1, "best"),
+    "describe": lambda: catalog.describe("churn@1", "new words"),
+    "tag": lambda: catalog.tag("churn@1", {"team": "x"}),
+}
+for name, call in calls.items():
+    try:
+        call()
+        print(name, "wrote")
+    except CatalogError as exc:
+        print(name, "CatalogError", exc)
+    except Exception as exc:
+        print(name, type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.time_limit(120)
+@pytest.mark.parametrize("code", ["EROFS", "ENOSPC", "EDQUOT"])
+def test_api_writes_say_the_catalog_is_read_only_or_full(code, fraud_builder, tmp_path):
+    """Catalog's write methods raise a CatalogError naming the catalog and the file, not a bare OSError."""
+    Catalog(fraud_builder.root).refresh()
+    before = sorted(p.relative_to(fraud_builder.root) for p in fraud_builder.root.rglob("*"))
+    script = FAULTS.format(code=code).split("from registry_core.cli import main")[0] + API_WRITES
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", script, str(fraud_builder.root)], env=env,
+                            capture_output=True, text=True, timeout=100)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 6, result
+    said = "is read-only" if code == "EROFS" else "no space left for"
+    for line in lines:
+        name, kind, message = line.split(" ", 2)
+        assert kind == "CatalogError", line
+        assert f"{fraud_builder.root}" in message and said in message, line
+    assert sorted(p.relative_to(fraud_builder.root) for p in fraud_builder.root.rglob("*")) == before
+    add_figure("read-only/full disk: API writes checked (fault injection)", len(lines))
+
+
 def _mount_allowed() -> bool:
     probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount --bind / /mnt 2>/dev/null && echo ok"],
                            capture_output=True, text=True) if shutil.which("unshare") else None
