@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,9 @@ def conform(table: pa.Table, where: str, dataset: str | None = None) -> pa.Table
         raise InvalidInput(f"{where}: value {bad!r} is not a finite number")
     if pc.any(pc.equal(out["metric"], "")).as_py():
         raise InvalidInput(f"{where}: empty metric name")
+    problem = _long_strings((name, chunk) for name in ("metric", "dataset", "slice") for chunk in out[name].chunks)
+    if problem is not None:  # what a reader of the catalog would refuse is never written
+        raise InvalidInput(f"{where}: {problem}")
     return out
 
 
@@ -218,15 +222,23 @@ def strings_problem(path: Path) -> str | None:
     if not names:
         return None
     with pq.ParquetFile(path, read_dictionary=names) as file:
-        table = file.read(columns=names)
+        def groups() -> Iterator[tuple[str, pa.Array]]:  # a row group at a time
+            for g in range(file.num_row_groups):
+                group = file.read_row_group(g, columns=names)
+                yield from ((name, chunk) for name in group.column_names for chunk in group[name].chunks)
+
+        return _long_strings(groups())
+
+
+def _long_strings(chunks: Iterable[tuple[str, pa.Array]]) -> str | None:
+    """:func:`strings_problem` over (column name, values) pieces."""
     total = 0
-    for name in table.column_names:
-        for chunk in table[name].chunks:
-            chars, size = _lengths(chunk)
-            longest = pc.max(chars).as_py() or 0
-            if longest > MAX_STRING_CHARS:
-                return f"column {name!r} holds a value of {longest} characters; at most {MAX_STRING_CHARS}"
-            total += pc.sum(size).as_py() or 0
+    for name, chunk in chunks:
+        chars, size = _lengths(chunk)
+        longest = pc.max(chars).as_py() or 0
+        if longest > MAX_STRING_CHARS:
+            return f"column {name!r} holds a value of {longest} characters; at most {MAX_STRING_CHARS}"
+        total += pc.sum(size).as_py() or 0
     if total > MAX_STRING_BYTES:
         return f"{total} bytes of strings once expanded; a metric table holds at most {MAX_STRING_BYTES}"
     return None
