@@ -195,8 +195,7 @@ def footer_problem(metadata: pq.FileMetaData, file_size: int) -> str | None:
     return None
 
 
-def _string_columns(file: pq.ParquetFile) -> list[str]:
-    schema = file.schema
+def _string_columns(schema: pq.ParquetSchema) -> list[str]:
     return [schema.column(i).name for i in range(len(schema))
             if schema.column(i).physical_type == "BYTE_ARRAY" and "." not in schema.column(i).path]
 
@@ -212,13 +211,12 @@ def _lengths(chunk: pa.Array) -> tuple[pa.Array, pa.Array]:
     return chars, size
 
 
-def strings_problem(path: Path) -> str | None:
+def strings_problem(path: Path, schema: pq.ParquetSchema) -> str | None:
     """What is wrong with the strings of a Parquet file (None if nothing): a value longer than
     MAX_STRING_CHARS, or more than MAX_STRING_BYTES once each row's strings are expanded.  Only the string
     columns are read, kept dictionary-encoded, so memory stays the size of the file's dictionaries plus
     four bytes a row; a footer can neither show nor bound this (its statistics are the writer's word)."""
-    with pq.ParquetFile(path) as probe:
-        names = _string_columns(probe)
+    names = _string_columns(schema)
     if not names:
         return None
     with pq.ParquetFile(path, read_dictionary=names) as file:
@@ -253,7 +251,8 @@ def check_footer(path: Path, where: str) -> None:
     :func:`footer_problem` or :func:`strings_problem` says (or if it cannot be read at all), before any
     reader trusts its counts or expands its dictionaries."""
     try:
-        problem = footer_problem(pq.read_metadata(path), path.stat().st_size) or strings_problem(path)
+        metadata = pq.read_metadata(path)
+        problem = footer_problem(metadata, path.stat().st_size) or strings_problem(path, metadata.schema)
     except Exception as exc:  # whatever a damaged footer makes the reader raise
         raise InvalidInput(f"{where}: unreadable Parquet: {_first_line(exc)}") from None
     if problem is not None:
@@ -266,7 +265,7 @@ def read_parquet_checked(path: Path, where: str) -> pa.Table:
     type", "Invalid string encoding") is an InvalidInput naming ``where``."""
     try:
         with pq.ParquetFile(path) as file:
-            problem = footer_problem(file.metadata, path.stat().st_size) or strings_problem(path)
+            problem = footer_problem(file.metadata, path.stat().st_size) or strings_problem(path, file.schema)
             if problem is None:
                 return file.read()
     except (InvalidInput, FileNotFoundError):
