@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from registry_core import lazy
-from registry_core.errors import CatalogError, InvalidInput, NotFound, RegistryError
+from registry_core.errors import CatalogError, InvalidInput, NotFound, RegistryError, unwritable
 from registry_core.format.layout import Layout
 from registry_core.format.names import Ref, check_name, check_version, parse_ref
 from registry_core.format.settings import Settings, default_user, find_catalog
@@ -81,6 +81,22 @@ def _marks(method: _F) -> _F:
             if self._watcher is not None:
                 first = args[0] if args else next((kwargs[k] for k in ("model", "ref") if k in kwargs), None)
                 self._watcher.mark(_models_named(first) if first is not None else None)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _writes(method: _F) -> _F:
+    """A write to the catalog: a read-only mount, a full disk or a quota is a CatalogError naming the
+    catalog and the file, not a bare OSError (reads keep working on such a disk)."""
+    @functools.wraps(method)
+    def wrapper(self: Catalog, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            refused = unwritable(exc, str(self.root))
+            if refused is None:
+                raise
+            raise refused from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -553,12 +569,14 @@ class Catalog:
         return self.reader().filter_versions(check_name(model), expression)
 
     # -- writing ---------------------------------------------------------------------------------
+    @_writes
     @_marks
     @committing
     def register(self, model: str, **kwargs: Any) -> dict:
         """Add a version; see ``writing.register`` for the arguments. Returns {model, version, path}."""
         return writing.register(self, model, **kwargs)
 
+    @_writes
     @_marks
     @committing
     def log_metrics(self, ref: str, metrics: Any, dataset: str | None = None) -> str:
@@ -580,42 +598,50 @@ class Catalog:
         """The policy of ``stage`` for ``model``: its model.yaml override, else registry.yaml's."""
         return lifecycle.policy_for(self, check_name(model), stage)
 
+    @_writes
     @_marks
     @committing
     def promote(self, model: str, version: int | str, stage: str, reason: str | None = None,
                 force: bool = False) -> dict:
         return lifecycle.promote(self, model, check_version(version), stage, reason, force)
 
+    @_writes
     @_marks
     @committing
     def approve(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "approve", reason)
 
+    @_writes
     @_marks
     @committing
     def reject(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "reject", reason)
 
+    @_writes
     @_marks
     @committing
     def cancel(self, model: str, request: str, reason: str | None = None) -> dict:
         return lifecycle.answer(self, model, request, "cancel", reason)
 
+    @_writes
     @_marks
     @committing
     def rollback(self, model: str, stage: str = "production", reason: str | None = None) -> dict:
         return lifecycle.rollback(self, model, stage, reason)
 
+    @_writes
     @_marks
     @committing
     def alias(self, model: str, version: int | str | None, name: str, remove: bool = False) -> dict:
         return lifecycle.set_alias(self, model, version, name, remove)
 
+    @_writes
     @committing
     def describe(self, ref: str, text: str) -> dict:
         """Record a new description of a version (an event; the manifest stays as written)."""
         return edits.describe(self, ref, text)
 
+    @_writes
     @committing
     def tag(self, ref: str, tags: dict[str, str] | None = None, remove: list[str] | None = None) -> dict:
         """Set and/or remove tags of a version (an event; the manifest stays as written)."""
@@ -629,6 +655,7 @@ class Catalog:
         with self.snapshot(full=True):
             return validate(self.reader(), require_signed)
 
+    @_writes
     def gc(self, older_than_s: float = 3600, dry_run: bool = False, objects: bool = False) -> list[str]:
         """Remove leftovers of interrupted writes older than ``older_than_s``; returns their paths.
 
@@ -701,6 +728,7 @@ class Catalog:
 
         return catalog_diff(self, rev)
 
+    @_writes
     def import_mlflow(self, tracking_uri: str, models: list[str] | None = None, artifacts: str = "copy",
                       dataset_prefixes: list[str] | None = None) -> list[dict]:
         """``modelreg import-mlflow``: bring registered models, runs and stages in from an MLflow store."""

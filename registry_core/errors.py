@@ -6,6 +6,8 @@ and a message that names the bad value, so the CLI only has to print it.
 
 from __future__ import annotations
 
+import errno
+
 
 class RegistryError(Exception):
     """Base of every error modelreg raises on purpose."""
@@ -56,3 +58,17 @@ def refusal(kind: str, message: str, gates: list | None = None) -> RegistryError
     if error is PolicyRefused:
         return PolicyRefused(f"refused: {message}", gates)
     return error(message)
+
+
+#: what a file system says when a write cannot happen at all: a read-only mount, a full disk, a quota
+UNWRITABLE = frozenset({errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+
+
+def unwritable(exc: OSError, where: str) -> CatalogError | None:
+    """The one-line error for a write to ``where`` that the file system refused (reads still work: the
+    index then goes to a temp folder), or None if ``exc`` is another OSError."""
+    if exc.errno not in UNWRITABLE:
+        return None
+    if exc.errno == errno.EROFS:
+        return CatalogError(f"{where} is read-only ({exc.filename}: {exc.strerror}); it can be read, not written")
+    return CatalogError(f"no space left for {where} ({exc.filename}: {exc.strerror}); the write did not complete")

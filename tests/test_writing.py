@@ -115,6 +115,17 @@ def test_bad_metric_values_are_refused_by_the_api(empty_catalog):
         not any((empty_catalog.root / "models/m/versions").iterdir())
 
 
+
+@pytest.mark.parametrize("row", [{"metric": "m" * 1001, "value": 1.0},
+                                 {"metric": "a", "value": 1.0, "dataset": "d" * 1001},
+                                 {"metric": "a", "value": 1.0, "slice": "é" * 1001}])
+def test_names_longer_than_a_reader_accepts_are_refused_by_the_writer(empty_catalog, row):
+    """What the index would refuse on reading (1,000 characters a value) is never written."""
+    empty_catalog.register("m", metrics=[{"metric": "a" * 1000, "value": 1.0, "slice": "é" * 1000}])
+    with pytest.raises(InvalidInput, match="holds a value of 1001 characters; at most 1000"):
+        empty_catalog.register("m", metrics=[row])
+    assert sorted(p.name for p in (empty_catalog.root / "models/m/versions").iterdir()) == ["1"]
+
 # -- register: everything else -------------------------------------------------------------------------------
 def test_register_records_everything_via_the_cli(cli, empty_catalog, tmp_path):
     model_file = tmp_path / "model.bin"

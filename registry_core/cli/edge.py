@@ -8,7 +8,6 @@ streamlit) are imported only by the commands that need them, so ``resolve`` star
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 import warnings
@@ -16,7 +15,7 @@ import warnings
 from registry_core.catalog import Catalog
 from registry_core.cli.commands_versions import cmd_init
 from registry_core.cli.parser import build_parser
-from registry_core.errors import RegistryError
+from registry_core.errors import RegistryError, unwritable
 from registry_core.index.generation import CacheRebuilt
 
 
@@ -43,14 +42,6 @@ class _Progress:
 
     def done(self) -> None:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
-
-
-def _unwritable(exc: OSError, catalog: str | None) -> str:
-    """One line for a write that the file system refused (reads still work: the index goes to temp)."""
-    where = catalog or "the catalog"
-    if exc.errno == errno.EROFS:
-        return f"{where} is read-only ({exc.filename}: {exc.strerror}); it can be read, not written"
-    return f"no space left for {where} ({exc.filename}: {exc.strerror}); the write did not complete"
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -92,8 +83,9 @@ def _main(argv: list[str] | None) -> int:
     except Exception as exc:
         if args.traceback:
             raise
-        if isinstance(exc, OSError) and exc.errno in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
-            print(f"error: {_unwritable(exc, args.catalog)}", file=sys.stderr)
-            return 1
+        refused = unwritable(exc, args.catalog or "the catalog") if isinstance(exc, OSError) else None
+        if refused is not None:  # a write outside the Catalog's write methods (those raise it themselves)
+            print(f"error: {refused}", file=sys.stderr)
+            return refused.exit_code
         print(f"error: unexpected {type(exc).__name__}: {exc} (run with --traceback for details)", file=sys.stderr)
         return 1

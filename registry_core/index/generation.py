@@ -417,17 +417,41 @@ class Index:
         self._unwritable: OSError | None = None
 
     # -- reading the current generation -------------------------------------------------------
-    def _current(self) -> tuple[Path, dict] | None:
+    def _current(self, name: str | None = None) -> tuple[Path, dict] | None:
+        """The current generation and its meta.json; None when the next refresh must build anew: no
+        index yet, one of an older (or newer) INDEX_FORMAT (an upgrade, silently), or a damaged
+        meta.json (said once, as any other damage)."""
         try:
-            name = (self.base / "CURRENT").read_text().strip()
+            name = name or (self.base / "CURRENT").read_text().strip()
             if not re.fullmatch(r"g-\d+-[0-9a-f]+", name) or name in _DAMAGED:
                 return None
             meta = json.loads((self.base / name / "meta.json").read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+        except FileNotFoundError:
+            return self._switched(name)
+        except (OSError, ValueError) as exc:
+            return self._damaged(name, f"{name}/meta.json: {(str(exc).splitlines() or [type(exc).__name__])[0]}")
+        written = meta.get("format") if isinstance(meta, dict) else None
+        if type(written) is not int:
+            return self._damaged(name, f"{name}/meta.json: no index format")
+        if written != INDEX_FORMAT:
             return None
         return self.base / name, meta
+
+    def _switched(self, name: str | None) -> tuple[Path, dict] | None:
+        """CURRENT is missing (no index yet), or its generation's meta.json is: another process may have
+        switched CURRENT and removed that generation between our two reads; else it is damage."""
+        try:
+            now = (self.base / "CURRENT").read_text().strip()
+        except OSError:
+            return None
+        if now != name:
+            return self._current(now)
+        return self._damaged(now, f"{now}/meta.json: missing")
+
+    @staticmethod
+    def _damaged(name: str, reason: str) -> None:
+        _DAMAGED.add(name)
+        _rebuilt(reason)
 
     def current_name(self) -> str | None:
         """The name of the generation a refresh would start from (None: the next refresh builds anew)."""

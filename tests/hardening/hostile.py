@@ -4,8 +4,8 @@ Each generator returns :class:`Variant` s: how to damage a copy of the corpus ba
 ``corpus.build_base``), which path ``validate`` must name, and a pattern of the message.  The classes:
 YAML alias bombs that stay under the byte and node caps, deep nesting (whatever PyYAML's own limit),
 Parquet footers that lie or are mutated at random (fixed seed), metric tables of too many run-length
-encoded rows, names that are not UTF-8, unicode digits where versions are expected, and catalog files
-that are FIFOs.
+encoded rows, metric tables whose few KB of strings expand to gigabytes, names that are not UTF-8,
+unicode digits where versions are expected, and catalog files that are FIFOs.
 """
 
 from __future__ import annotations
@@ -161,6 +161,37 @@ def footer_lies() -> list[Variant]:
     ]
 
 
+def long_strings(column: str, value: str, rows: int, dictionary: bool = True) -> bytes:
+    """``rows`` rows whose ``column`` is ``value`` (kept in one dictionary entry unless ``dictionary`` is
+    False): a few KB on disk, ``rows * len(value)`` bytes once a reader expands it."""
+    def repeated(text: str) -> pa.Array:
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array([text]))
+    columns = {"metric": repeated("auc"), "value": pa.array(np.full(rows, 0.5)), column: repeated(value)}
+    sink = io.BytesIO()
+    pq.write_table(pa.table(columns), sink, compression="zstd", use_dictionary=dictionary)
+    return sink.getvalue()
+
+
+def many_long_names(rows: int = 1_000_000, distinct: int = 50, width: int = 900) -> bytes:
+    """Names under the per-value cap, but a million of them: 900 MB of strings once expanded."""
+    names = pa.array([f"{n:0>{width}}" for n in range(distinct)])
+    metric = pa.DictionaryArray.from_arrays(pa.array(np.arange(rows, dtype=np.int32) % distinct), names)
+    return parquet_bytes(pa.table({"metric": metric, "value": pa.array(np.full(rows, 0.5))}))
+
+
+def string_bombs() -> list[Variant]:
+    bad, megabyte = f"{METRICS}/long.parquet", "x" * 1_000_000
+    too_long = r"holds a value of \d+ characters"
+    return [
+        *(Variant(f"1mb-{column}-x200k-rows", _write(bad, lambda c=column: long_strings(c, megabyte, 200_000)),
+                  bad, too_long) for column in ("metric", "dataset", "slice")),
+        Variant("1mb-slice-plain-x200-rows", _write(bad, lambda: long_strings("slice", megabyte, 200, False)),
+                bad, too_long),
+        Variant("1001-char-dataset", _write(bad, lambda: long_strings("dataset", "d" * 1001, 3)), bad, too_long),
+        Variant("million-900-char-names", _write(bad, many_long_names), bad, r"bytes of strings once expanded"),
+    ]
+
+
 MUTATION_SEED = 80
 MUTATIONS = 80
 MUTATIONS_PER_CATALOG = 20
@@ -262,7 +293,7 @@ def fifos() -> list[Variant]:
 CLASSES: dict[str, Callable[[], list[Variant]]] = {
     "alias bombs": alias_bombs, "deep nesting": deep_nesting, "lying footers": footer_lies,
     "mutated footers": footer_mutations, "names not UTF-8": non_utf8_names, "unicode digits": unicode_digits,
-    "FIFOs": fifos,
+    "FIFOs": fifos, "string bombs": string_bombs,
 }
 VARIANTS: list[Variant] = [variant for generate in CLASSES.values() for variant in generate()]
 

@@ -146,14 +146,43 @@ def test_any_damaged_cache_file_means_one_warning_a_rebuild_and_right_answers(da
         assert (first.code, first.out) == expected[" ".join(READS[0])], f"{damage} {name}: {first.err}"
         warned = [line for line in first.err.splitlines() if "rebuilt" in line]
         assert len(warned) <= 1 and first.err.strip() == "\n".join(warned), f"{damage} {name}: {first.err}"
-        if name != "meta.json":  # (meta.json unreadable or of another format: a silent rebuild, as on upgrade)
-            assert warned, f"{damage} {name}: rebuilt without saying so"
+        assert warned, f"{damage} {name}: rebuilt without saying so"
         for argv in (READS[1], READS[4]):
             again = cli(*argv, catalog=fraud_builder.root)
             assert (again.code, again.out) == expected[" ".join(argv)], f"{damage} {name} {argv}"
             assert "rebuilt" not in again.err  # said once
         cases += 1
     add_figure("cache: damaged files rebuilt (file x kind of damage)", cases)
+
+
+@pytest.mark.parametrize("meta", ["older format", "newer format", "format missing", "not an object",
+                                  "generation gone"])
+def test_meta_json_of_another_format_rebuilds_silently_and_damage_says_so(meta, cli, fraud_builder):
+    """An older INDEX_FORMAT is an upgrade (silent); a meta.json without a format, or a generation that
+    CURRENT names but that is gone, is damage (one warning); both answer as a fresh index does."""
+    expected = answers(cli, fraud_builder.root)
+    folder = current(fraud_builder.root)
+    written = json.loads((folder / "meta.json").read_text())
+    if meta == "generation gone":
+        shutil.rmtree(folder)
+    else:
+        changed = {"older format": {**written, "format": index.INDEX_FORMAT - 1},
+                   "newer format": {**written, "format": index.INDEX_FORMAT + 1},
+                   "format missing": {k: v for k, v in written.items() if k != "format"},
+                   "not an object": [written]}[meta]
+        (folder / "meta.json").write_text(json.dumps(changed))
+    index._MEMOS.clear()
+    index._DAMAGED.clear()
+    first = cli(*READS[0], catalog=fraud_builder.root)
+    assert (first.code, first.out) == expected[" ".join(READS[0])], first.err
+    warned = [line for line in first.err.splitlines() if "rebuilt" in line]
+    if meta.endswith("format"):
+        assert first.err == "", first.err
+    else:
+        assert len(warned) == 1 and first.err.strip() == warned[0] and "meta.json" in warned[0], first.err
+    again = cli(*READS[1], catalog=fraud_builder.root)
+    assert (again.code, again.out, again.err) == (*expected[" ".join(READS[1])], "")
+    assert current(fraud_builder.root) != folder
 
 
 def test_a_damaged_segment_is_never_carried_into_the_next_generation(fraud_builder, tmp_path):
@@ -291,6 +320,50 @@ def test_reads_work_on_a_disk_that_cannot_be_written(code, index_state, cli, fra
     assert ("read-only" if code == "EROFS" else "no space left") in write.stderr
     assert sorted(p.relative_to(fraud_builder.root) for p in fraud_builder.root.rglob("*")) == before
     add_figure("read-only/full disk: commands checked (fault injection)", len(READS) + 1)
+
+
+API_WRITES = """
+from registry_core import Catalog
+from registry_core.errors import CatalogError
+catalog = Catalog(sys.argv[1], user="bob@example.com")
+calls = {
+    "register": lambda: catalog.register("churn"),
+    "log_metrics": lambda: catalog.log_metrics("churn@1", {"auc": 0.5}),
+    "promote": lambda: catalog.promote("churn", 1, "staging", reason="try"),
+    "alias": lambda: catalog.alias("churn", 1, "best"),
+    "describe": lambda: catalog.describe("churn@1", "new words"),
+    "tag": lambda: catalog.tag("churn@1", {"team": "x"}),
+}
+for name, call in calls.items():
+    try:
+        call()
+        print(name, "wrote")
+    except CatalogError as exc:
+        print(name, "CatalogError", exc)
+    except Exception as exc:
+        print(name, type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.time_limit(120)
+@pytest.mark.parametrize("code", ["EROFS", "ENOSPC", "EDQUOT"])
+def test_api_writes_say_the_catalog_is_read_only_or_full(code, fraud_builder, tmp_path):
+    """Catalog's write methods raise a CatalogError naming the catalog and the file, not a bare OSError."""
+    Catalog(fraud_builder.root).refresh()
+    before = sorted(p.relative_to(fraud_builder.root) for p in fraud_builder.root.rglob("*"))
+    script = FAULTS.format(code=code).split("from registry_core.cli import main")[0] + API_WRITES
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)}
+    result = subprocess.run([sys.executable, "-c", script, str(fraud_builder.root)], env=env,
+                            capture_output=True, text=True, timeout=100)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 6, result
+    said = "is read-only" if code == "EROFS" else "no space left for"
+    for line in lines:
+        _call, kind, message = line.split(" ", 2)
+        assert kind == "CatalogError", line
+        assert f"{fraud_builder.root}" in message and said in message, line
+    assert sorted(p.relative_to(fraud_builder.root) for p in fraud_builder.root.rglob("*")) == before
+    add_figure("read-only/full disk: API writes checked (fault injection)", len(lines))
 
 
 def _mount_allowed() -> bool:
