@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import itertools
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -213,3 +214,17 @@ def fraud_catalog(root: Path) -> CatalogBuilder:
     # a model with no model.yaml and a manifest with only the required keys
     b.version("churn", 1, "2026-10-05T00:00:00Z")
     return b
+
+
+# -- git clones for the sync tests ------------------------------------------------------------------
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` (the test's own git, never the core's runner); its output."""
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def clone(remote: Path, where: Path, email: str) -> Path:
+    """A clone of ``remote`` at ``where`` whose commits are by ``email``."""
+    git(remote.parent, "clone", "-q", str(remote), str(where))
+    git(where, "config", "user.name", email.split("@")[0])
+    git(where, "config", "user.email", email)
+    return where

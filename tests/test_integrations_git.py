@@ -5,27 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from builders import clone, git
 
 from registry_core import Catalog
 from registry_core.errors import CatalogError, Conflict
 from registry_core.integrations.gitsync import plan_renumbering, sync
 
 ALICE, BOB = "alice@example.com", "bob@example.com"
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def clone(remote: Path, where: Path, email: str) -> Path:
-    git(remote.parent, "clone", "-q", str(remote), str(where))
-    git(where, "config", "user.name", email.split("@")[0])
-    git(where, "config", "user.email", email)
-    return where
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from builders import clone, git
 
 from registry_core import Catalog
 from registry_core.errors import PolicyRefused
@@ -18,17 +19,6 @@ policies:
     gates:
       - {metric: roc_auc, dataset: test, vs: production}
 """
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def clone(remote: Path, where: Path, email: str) -> Path:
-    git(remote.parent, "clone", "-q", str(remote), str(where))
-    git(where, "config", "user.name", email.split("@")[0])
-    git(where, "config", "user.email", email)
-    return where
 
 
 def setup(tmp_path: Path, registry: str | None) -> tuple[Catalog, Catalog, Path]:
